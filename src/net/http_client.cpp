@@ -1,0 +1,209 @@
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+#include "k3s_daas/log.hpp"
+#include "k3s_daas/net.hpp"
+
+namespace k3s_daas::net {
+namespace {
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct Collected {
+  std::string body;
+  std::map<std::string, std::string> headers;
+  std::uint64_t limit = 0;
+  bool overflow = false;
+};
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* collected = static_cast<Collected*>(user);
+  size_t n = size * count;
+  if (collected->body.size() + n > collected->limit) {
+    collected->overflow = true;
+    return 0;  // makes curl fail with CURLE_WRITE_ERROR
+  }
+  collected->body.append(data, n);
+  return n;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* collected = static_cast<Collected*>(user);
+  size_t n = size * count;
+  std::string line(data, n);
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string value = line.substr(colon + 1);
+    auto first = value.find_first_not_of(" \t");
+    auto last = value.find_last_not_of(" \t\r\n");
+    value = first == std::string::npos ? "" : value.substr(first, last - first + 1);
+    collected->headers[name] = value;
+  } else if (line.rfind("HTTP/", 0) == 0) {
+    collected->headers.clear();  // a new response (after 100-continue or a redirect)
+  }
+  return n;
+}
+
+}  // namespace
+
+struct HttpClient::Impl {
+  ClientOptions options;
+  CURL* easy = nullptr;
+  std::uint64_t connections = 0;
+};
+
+HttpClient::HttpClient(ClientOptions options) : impl_(std::make_unique<Impl>()) {
+  global_init();
+  impl_->options = std::move(options);
+  impl_->easy = curl_easy_init();
+}
+
+HttpClient::~HttpClient() {
+  if (impl_ && impl_->easy) curl_easy_cleanup(impl_->easy);
+}
+
+HttpClient::HttpClient(HttpClient&&) noexcept = default;
+HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
+
+const ClientOptions& HttpClient::options() const { return impl_->options; }
+std::uint64_t HttpClient::connections_opened() const { return impl_->connections; }
+
+Result<Response> HttpClient::perform(const Request& request) {
+  CURL* easy = impl_->easy;
+  if (easy == nullptr) return make_error(ErrorKind::kInternal, "libcurl could not create a handle");
+  const auto& opt = impl_->options;
+  curl_easy_reset(easy);  // keeps the connection cache; clears per-request options
+
+  Collected collected;
+  collected.limit = opt.max_response_bytes;
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, opt.user_agent.c_str());
+  auto timeout = request.timeout.count() > 0 ? request.timeout : opt.timeout;
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opt.connect_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &collected);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &collected);
+  if (!opt.unix_socket.empty()) curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, opt.unix_socket.c_str());
+
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, opt.tls.verify_peer ? 1L : 0L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, opt.tls.verify_peer ? 2L : 0L);
+  if (!opt.tls.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, opt.tls.ca_file.c_str());
+  if (!opt.tls.cert_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_SSLCERT, opt.tls.cert_file.c_str());
+    curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+  }
+  if (!opt.tls.key_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_SSLKEY, opt.tls.key_file.c_str());
+    curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+  curl_easy_setopt(easy, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+
+  curl_slist* headers = nullptr;
+  for (const auto& [name, value] : request.headers) {
+    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+  }
+  headers = curl_slist_append(headers, "Expect:");
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+
+  if (request.method == "GET") {
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "POST") {
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  } else {
+    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (!request.body.empty()) {
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    }
+  }
+
+  CURLcode code = curl_easy_perform(easy);
+  curl_slist_free_all(headers);
+  long new_connections = 0;
+  curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &new_connections);
+  impl_->connections += static_cast<std::uint64_t>(std::max(0L, new_connections));
+
+  std::string where = request.method + " " + display_url(request.url);
+  if (collected.overflow) {
+    return make_error(ErrorKind::kProtocol, where + ": answer larger than " +
+                                                std::to_string(opt.max_response_bytes) + " bytes");
+  }
+  if (code != CURLE_OK) {
+    std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+    ErrorKind kind = ErrorKind::kNetwork;
+    if (code == CURLE_OPERATION_TIMEDOUT) kind = ErrorKind::kTimeout;
+    if (code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CERTPROBLEM || code == CURLE_UNSUPPORTED_PROTOCOL ||
+        code == CURLE_URL_MALFORMAT) {
+      kind = ErrorKind::kConfig;
+    }
+    if (code == CURLE_PEER_FAILED_VERIFICATION) kind = ErrorKind::kVerify;
+    return make_error(kind, where + ": " + log::redact(detail));
+  }
+  Response response;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
+  response.body = std::move(collected.body);
+  response.headers = std::move(collected.headers);
+  return response;
+}
+
+Result<Response> HttpClient::post_json(const std::string& url, const std::string& json,
+                                       std::vector<std::pair<std::string, std::string>> headers) {
+  Request request;
+  request.method = "POST";
+  request.url = url;
+  request.body = json;
+  request.headers = std::move(headers);
+  request.headers.emplace_back("Content-Type", "application/json");
+  request.headers.emplace_back("Accept", "application/json");
+  return perform(request);
+}
+
+std::string display_url(const std::string& url) {
+  std::string out = url;
+  auto scheme = out.find("://");
+  size_t host_start = scheme == std::string::npos ? 0 : scheme + 3;
+  auto at = out.find('@', host_start);
+  auto slash = out.find('/', host_start);
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) out.erase(host_start, at + 1 - host_start);
+  auto query = out.find('?');
+  if (query != std::string::npos) out.erase(query);
+  return out;
+}
+
+bool is_loopback_url(const std::string& url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos) return false;
+  std::string rest = url.substr(scheme + 3);
+  auto end = rest.find_first_of("/?#");
+  std::string authority = rest.substr(0, end);
+  auto at = authority.rfind('@');
+  if (at != std::string::npos) authority = authority.substr(at + 1);
+  std::string host;
+  if (!authority.empty() && authority[0] == '[') {
+    host = authority.substr(1, authority.find(']') - 1);
+  } else {
+    host = authority.substr(0, authority.find(':'));
+  }
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace k3s_daas::net
