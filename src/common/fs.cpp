@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <csignal>
 
 namespace k3s_daas::fs {
 namespace {
@@ -50,6 +51,23 @@ Status copy_to_backup(const std::filesystem::path& path, mode_t mode) {
   return atomic_write_file(backup, *old, options);
 }
 
+// A writer killed between creating its temporary file and renaming it leaves
+// <name>.tmp.<pid>.<n> behind; the next writer removes those of dead processes.
+void remove_stale_temporaries(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::string prefix = path.filename().string() + ".tmp.";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    std::string rest = name.substr(prefix.size());
+    auto dot = rest.find('.');
+    if (dot == std::string::npos || dot == 0 || rest.find_first_not_of("0123456789") != dot) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dot)));
+    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 Status atomic_write_file(const std::filesystem::path& path, std::string_view content,
@@ -59,6 +77,7 @@ Status atomic_write_file(const std::filesystem::path& path, std::string_view con
   struct stat existing {};
   bool exists = ::stat(path.c_str(), &existing) == 0;
   if (exists && options.preserve_mode) mode = existing.st_mode & 07777;
+  remove_stale_temporaries(path);
   if (exists && options.keep_backup) K3S_TRY(copy_to_backup(path, existing.st_mode & 07777));
 
   std::random_device rd;

@@ -206,8 +206,12 @@ void cross_checks(const json& doc, const std::string& file, std::vector<std::str
 
   const json* stake = lookup(doc, "sui.stake_amount_mist");
   const json* min = lookup(doc, "sui.min_stake_mist");
-  std::uint64_t stake_v = stake && stake->is_number_unsigned() ? stake->get<std::uint64_t>() : 1000000000ULL;
-  std::uint64_t min_v = min && min->is_number_unsigned() ? min->get<std::uint64_t>() : 1000000000ULL;
+  auto amount = [](const json* v) {
+    bool usable = v != nullptr && v->is_number_integer() && (v->is_number_unsigned() || v->get<std::int64_t>() >= 0);
+    return usable ? v->get<std::uint64_t>() : 1000000000ULL;
+  };
+  std::uint64_t stake_v = amount(stake);
+  std::uint64_t min_v = amount(min);
   if ((stake || min) && stake_v < min_v) {
     problems.push_back(file + ": sui.stake_amount_mist: expected at least sui.min_stake_mist (" +
                        std::to_string(min_v) + "), found " + std::to_string(stake_v));

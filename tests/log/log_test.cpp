@@ -1,0 +1,111 @@
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "k3s_daas/log.hpp"
+
+using namespace k3s_daas;
+
+TEST_CASE("redact hides secret-shaped text") {
+  log::clear_registered_secrets();
+  std::string key = "suiprivkey1qrjq9sg6kj87d7dnkrfkay3g9mjury8aj2vh93zuuugaua6l5cp226c3wf8";
+  auto out = log::redact("loaded " + key + " ok");
+  CHECK(out.find("qrjq9sg6") == std::string::npos);
+  CHECK(out.find("loaded") != std::string::npos);
+  CHECK(out.find(" ok") != std::string::npos);
+
+  auto join = log::redact("token=K10abc123def::node:s3cr3tpassword, next");
+  CHECK(join.find("s3cr3tpassword") == std::string::npos);
+  CHECK(join.find("next") != std::string::npos);
+
+  auto seal = log::redact("X-Seal-Token: sealv1.AAECAw.BAUG-_x more");
+  CHECK(seal.find("AAECAw") == std::string::npos);
+  CHECK(seal.find("more") != std::string::npos);
+
+  auto pem = log::redact("a\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\nb");
+  CHECK(pem.find("MIIEvQIBADANBg") == std::string::npos);
+  CHECK(pem.find("b") != std::string::npos);
+  auto ec = log::redact("-----BEGIN EC PRIVATE KEY-----\nabcdefgh");  // truncated block
+  CHECK(ec.find("abcdefgh") == std::string::npos);
+}
+
+TEST_CASE("registered secrets are redacted; short strings are ignored") {
+  log::clear_registered_secrets();
+  log::register_secret("plain-secret-value");
+  log::register_secret("abc");
+  auto out = log::redact("x plain-secret-value y plain-secret-value abc");
+  CHECK(out == "x [REDACTED] y [REDACTED] abc");
+  log::clear_registered_secrets();
+  CHECK(log::redact("plain-secret-value") == "plain-secret-value");
+}
+
+TEST_CASE("level specs: base level and per-category overrides") {
+  CHECK(log::validate_level_spec("info").ok());
+  CHECK(log::validate_level_spec("info,sui=debug,master=trace").ok());
+  auto bad = log::validate_level_spec("loud");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("'loud'") != std::string::npos);
+  auto bad_cat = log::validate_level_spec("info,chain=debug");
+  REQUIRE_FALSE(bad_cat.ok());
+  CHECK(bad_cat.error().message.find("'chain'") != std::string::npos);
+
+  log::Options options;
+  options.level = "warn,sui=debug";
+  options.sink = log::Sink::kStderr;
+  REQUIRE(log::init(options).ok());
+  CHECK(log::get(log::Category::kSui).level() == spdlog::level::debug);
+  CHECK(log::get(log::Category::kMaster).level() == spdlog::level::warn);
+}
+
+namespace {
+// Captures what the logger writes to stderr.
+std::string capture_stderr(const std::function<void()>& fn) {
+  std::fflush(stderr);
+  int saved = ::dup(2);
+  char path[] = "/tmp/k3s-daas-logtest-XXXXXX";
+  int fd = ::mkstemp(path);
+  ::dup2(fd, 2);
+  fn();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::lseek(fd, 0, SEEK_SET);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  ::unlink(path);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("text and JSON lines carry the component, fields, and never a secret") {
+  log::clear_registered_secrets();
+  log::register_secret("K10deadbeef::node:topsecret");
+  log::Options options;
+  options.sink = log::Sink::kStderr;
+  options.node_id = "worker-7";
+  options.format = log::Format::kJson;
+  REQUIRE(log::init(options).ok());
+  auto json_out = capture_stderr([] {
+    log::ScopedField field("TX_DIGEST", "9GmddQFhsGEHVkip64DqhWxKUuGmUEjb9VVxjWD4tk63");
+    K3S_LOG(kSui, info, "joined with K10deadbeef::node:topsecret and {}", "suiprivkey1qqqqqqqq");
+  });
+  auto doc = nlohmann::json::parse(json_out);
+  CHECK(doc["component"] == "sui");
+  CHECK(doc["node_id"] == "worker-7");
+  CHECK(doc["TX_DIGEST"] == "9GmddQFhsGEHVkip64DqhWxKUuGmUEjb9VVxjWD4tk63");
+  CHECK(json_out.find("topsecret") == std::string::npos);
+  CHECK(json_out.find("qqqqqqqq") == std::string::npos);
+
+  options.format = log::Format::kText;
+  REQUIRE(log::init(options).ok());
+  auto text_out = capture_stderr([] { K3S_LOG(kMaster, warn, "master unreachable"); });
+  CHECK(text_out.find("[master] master unreachable") != std::string::npos);
+  CHECK(text_out.find("warning") != std::string::npos);
+  log::clear_registered_secrets();
+}
