@@ -30,6 +30,10 @@ function(k3s_daas_unit_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
+  if("sanitize" IN_LIST ARG_LABELS)
+    # Pure in-process tests: also run in the AddressSanitizer/UBSan build (scripts/test.sh).
+    set_property(GLOBAL APPEND PROPERTY K3S_DAAS_SANITIZE_TARGETS ${name})
+  endif()
   set_tests_properties(${name} PROPERTIES TIMEOUT ${ARG_TIMEOUT}
     LABELS "unit;${ARG_LABELS}"
     ENVIRONMENT "K3S_DAAS_SOURCE_DIR=${PROJECT_SOURCE_DIR};K3S_DAAS_BINARY=$<TARGET_FILE:k3s-daas>;K3S_DAAS_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared")

@@ -108,6 +108,9 @@ std::vector<std::string> validate_document(const nlohmann::json& doc, const std:
 // The effective config (defaults filled in) as JSON, with secrets redacted.
 nlohmann::json to_json(const Config& config, bool redact_secrets = true);
 
+// Every key of the schema by dotted path (docs/config.md must document each; a test checks).
+std::vector<std::string> key_paths();
+
 // A valid starting config for `config init`.
 nlohmann::json starter_document(const std::string& node_id);
 

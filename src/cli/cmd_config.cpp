@@ -13,7 +13,7 @@ Result<json> read_document(const std::filesystem::path& path) {
   if (!text) return make_error(ErrorKind::kConfig, text.error().message);
   try {
     return json::parse(*text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     return make_error(ErrorKind::kConfig, path.string() + ": not valid JSON: " + e.what());
   }
 }

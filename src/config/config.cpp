@@ -302,6 +302,11 @@ Result<json> parse_document(const std::string& text, const std::string& file) {
     std::string what = e.what();
     auto pos = what.find("parse error");
     return make_error(ErrorKind::kConfig, file + ": not valid JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
+  } catch (const json::exception& e) {
+    // e.g. a number too large even for a double ("1e400")
+    std::string what = e.what();
+    auto pos = what.find(']');
+    return make_error(ErrorKind::kConfig, file + ": not usable JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)));
   }
 }
 
@@ -490,6 +495,14 @@ json to_json(const Config& c, bool redact_secrets) {
   return doc;
 }
 
+std::vector<std::string> key_paths() {
+  std::vector<std::string> out;
+  for (const auto& key : schema::keys()) out.push_back(key.path);
+  out.push_back("sui.keystore.path");
+  out.push_back("sui.keystore.address");
+  return out;
+}
+
 json starter_document(const std::string& node_id) {
   return {
       {"node_id", node_id},
@@ -641,7 +654,7 @@ Result<json> unset_key(json doc, const std::string& key) {
 json parse_cli_value(const std::string& text) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {
     return text;
   }
 }

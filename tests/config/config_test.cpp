@@ -268,3 +268,11 @@ TEST_CASE("edit_file validates before writing; a rejected edit changes nothing")
   CHECK_FALSE(config::write_new_file(path, valid_doc(), false).ok());
   CHECK(config::write_new_file(path, valid_doc(), true).ok());
 }
+
+TEST_CASE("docs/config.md documents every key") {
+  auto doc = test::read_file(test::source_dir() / "docs/config.md");
+  for (const auto& key : config::key_paths()) {
+    INFO("key: " << key);
+    CHECK(doc.find("`" + key + "`") != std::string::npos);
+  }
+}

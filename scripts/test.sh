@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it:
+#   1. installs missing Debian packages and the Node.js test peers' packages,
+#   2. builds and runs the in-process unit tests under AddressSanitizer + UBSan,
+#   3. builds the libFuzzer targets with clang and runs each briefly (when clang exists),
+#   4. builds the project and runs every test with ctest (its summary line closes the output).
+# Exit status: ctest's for the full run, or the first failing stage's.
+# Options: --quick (skip 2 and 3), --sanitize (only 2), --fuzz-seconds N (default 15).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+quick=0; only_sanitize=0; fuzz_seconds=15
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --sanitize) only_sanitize=1 ;;
+    --fuzz-seconds) fuzz_seconds="$2"; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+step() { echo; echo "=== test.sh: $* ==="; }
+jobs=$(nproc 2>/dev/null || echo 2)
+generator=()
+command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+
+step "dependencies"
+bash scripts/install-deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+bash scripts/npm-peers.sh || { echo "test.sh: installing the Node.js test peers failed" >&2; exit 1; }
+
+status=0
+if [ $quick -eq 0 ]; then
+  step "sanitizer build (AddressSanitizer + UndefinedBehaviorSanitizer): in-process unit tests"
+  cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug -DK3S_DAAS_SANITIZE=ON -DK3S_DAAS_BENCH=OFF >/dev/null \
+    && cmake --build build-asan -j"$jobs" --target sanitize-tests \
+    && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+       ctest --test-dir build-asan -L sanitize --output-on-failure -j"$jobs" --no-tests=error
+  status=$?
+  [ $status -ne 0 ] && echo "test.sh: the sanitizer stage failed" >&2
+  [ $only_sanitize -eq 1 ] && exit $status
+
+  if command -v clang++ >/dev/null 2>&1; then
+    step "fuzz targets (libFuzzer, ${fuzz_seconds}s each)"
+    if cmake -S . -B build-fuzz "${generator[@]}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DK3S_DAAS_FUZZ=ON -DK3S_DAAS_TESTS=ON -DK3S_DAAS_BENCH=OFF >/dev/null; then
+      targets=$(cmake --build build-fuzz --target help 2>/dev/null | sed -n 's/^\([a-z_]*_fuzz\):.*/\1/p' | sort -u)
+      for t in $targets; do
+        if cmake --build build-fuzz -j"$jobs" --target "$t" >/dev/null; then
+          corpus="tests/fuzz/corpus/${t%_fuzz}"
+          mkdir -p "build-fuzz/corpus/$t"
+          args=("build-fuzz/corpus/$t")
+          [ -d "$corpus" ] && args+=("$corpus")
+          if find build-fuzz -name "$t" -type f -executable | head -1 | xargs -I{} {} -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 "${args[@]}" >"build-fuzz/$t.log" 2>&1; then
+            echo "fuzz $t: ok ($(grep -c . "build-fuzz/$t.log") log lines, $(grep -o 'cov: [0-9]*' "build-fuzz/$t.log" | tail -1))"
+          else
+            echo "fuzz $t: FAILED, see build-fuzz/$t.log" >&2; tail -30 "build-fuzz/$t.log" >&2; status=1
+          fi
+        else
+          echo "fuzz $t: build failed" >&2; status=1
+        fi
+      done
+    else
+      echo "test.sh: could not configure the fuzz build" >&2; status=1
+    fi
+  else
+    echo "test.sh: clang++ not found: fuzz targets skipped"
+  fi
+fi
+
+step "build"
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
+cmake --build build -j"$jobs" || { echo "test.sh: the build failed" >&2; exit 1; }
+
+step "all tests"
+ctest --test-dir build --output-on-failure -j"$jobs" --no-tests=error
+ctest_status=$?
+if [ $ctest_status -ne 0 ]; then exit $ctest_status; fi
+exit $status
