@@ -9,6 +9,7 @@ namespace {
 
 std::optional<Bytes> sodium_base64_decode(std::string_view text, int variant) {
   if (sodium_init() < 0) return std::nullopt;
+  if (text.empty()) return Bytes{};
   Bytes out(text.size() / 4 * 3 + 3);
   size_t out_len = 0;
   const char* end = nullptr;
@@ -22,6 +23,7 @@ std::optional<Bytes> sodium_base64_decode(std::string_view text, int variant) {
 }
 
 std::string sodium_base64_encode(ByteView bytes, int variant) {
+  if (bytes.empty()) return {};
   std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
   sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(), variant);
   out.resize(out.size() - 1);  // drop the terminating NUL
@@ -33,6 +35,7 @@ constexpr std::string_view kBase58Alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZa
 }  // namespace
 
 std::string hex_encode(ByteView bytes) {
+  if (bytes.empty()) return {};
   std::string out(bytes.size() * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
   out.resize(bytes.size() * 2);
@@ -42,6 +45,7 @@ std::string hex_encode(ByteView bytes) {
 std::optional<Bytes> hex_decode(std::string_view text) {
   if (text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text.remove_prefix(2);
   if (text.size() % 2 != 0) return std::nullopt;
+  if (text.empty()) return Bytes{};
   Bytes out(text.size() / 2);
   size_t out_len = 0;
   const char* end = nullptr;
