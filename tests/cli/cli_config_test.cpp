@@ -157,3 +157,8 @@ TEST_CASE("version prints version, revision and libraries; --json too") {
   CHECK(doc["libraries"].contains("openssl"));
   CHECK(doc["libraries"].contains("libsodium"));
 }
+
+TEST_CASE("the shipped example config validates") {
+  auto r = test::run_agent({"--config", (test::source_dir() / "config/config.example.json").string(), "config", "validate"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+}
