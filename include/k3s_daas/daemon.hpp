@@ -1,0 +1,38 @@
+#pragma once
+// The daemon (`k3s-daas run`) and the state it leaves for operators. Owns: the start-up stages,
+// the main loop, the slashed marker. Must never: start after a slash until an operator clears
+// the marker, or treat a chain or network error as a slash.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "k3s_daas/result.hpp"
+
+namespace k3s_daas::daemon {
+
+// <state_dir>/slashed: written (atomically) when the agent tore the node down after a slash.
+struct SlashMarker {
+  std::int64_t detected_at_ms = 0;
+  std::string node_id;
+  std::string stake_id;
+  std::string evidence;      // e.g. "SlashEvent in tx <digest>" or "StakeRecord version N: status SLASHED"
+  std::string tx_digest;     // empty when the evidence is a record read
+  std::uint64_t record_version = 0;
+  std::uint64_t amount_left_mist = 0;
+
+  nlohmann::json to_json() const;
+  static Result<SlashMarker> from_json(const nlohmann::json& doc);
+};
+
+std::filesystem::path slash_marker_path(const std::filesystem::path& state_dir);
+Status write_slash_marker(const std::filesystem::path& state_dir, const SlashMarker& marker);
+// nullopt when there is no marker; an error when one exists but cannot be read (treated as
+// present by `run`: a damaged marker still blocks start-up).
+Result<std::optional<SlashMarker>> read_slash_marker(const std::filesystem::path& state_dir);
+Status clear_slash_marker(const std::filesystem::path& state_dir);
+
+}  // namespace k3s_daas::daemon
