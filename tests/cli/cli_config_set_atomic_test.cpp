@@ -19,8 +19,16 @@ TEST_CASE("cli_config_set_atomic: SIGKILL mid-write never leaves a broken config
   auto cfg = dir / "config.json";
   auto init = test::run_agent({"--config", cfg.string(), "config", "init"});
   REQUIRE(init.exit_code == 0);
+  // Kill at moments spread over a whole run of `config set`, measured here first.
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(test::run_agent({"--config", cfg.string(), "config", "set", "sui.poll_interval_ms", "5000"}).exit_code == 0);
+  }
+  auto run_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count() / 5;
+  MESSAGE("one config set takes about " << run_us << " us");
   std::mt19937 rng(12345);
-  std::uniform_int_distribution<int> delay_us(0, 6000);
+  std::uniform_int_distribution<int> delay_us(0, static_cast<int>(run_us * 12 / 10));
+  int changed = 0, unchanged = 0;
   auto binary = test::agent_binary();
   int killed_mid_run = 0, completed = 0;
   std::uint64_t previous = 5000;
@@ -50,12 +58,16 @@ TEST_CASE("cli_config_set_atomic: SIGKILL mid-write never leaves a broken config
     INFO("iteration " << i);
     CHECK((value == previous || value == next));
     if (value == previous) CHECK(after == before);
+    (value == next ? changed : unchanged) += 1;
     previous = value;
     auto validate = test::run_agent({"--config", cfg.string(), "config", "validate"});
     CHECK(validate.exit_code == 0);
   }
   MESSAGE("killed mid-run: " << killed_mid_run << ", completed before the kill: " << completed);
+  MESSAGE("new content: " << changed << ", old content kept: " << unchanged);
   CHECK(killed_mid_run > 20);
+  CHECK(changed > 5);    // the kills did not all land before the write
+  CHECK(unchanged > 5);  // nor all after it
   // A later successful write cleans up what the killed writers left behind.
   REQUIRE(test::run_agent({"--config", cfg.string(), "config", "set", "sui.poll_interval_ms", "4242"}).exit_code == 0);
   int leftovers = 0;
