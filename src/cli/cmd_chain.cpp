@@ -1,20 +1,230 @@
-// Owned by the Sui component work (stake, unstake, status). Placeholder until it lands.
+// stake, unstake, status: the node's stake on the Sui chain (protocol.md section 1).
+#include <unistd.h>
+
+#include <iostream>
+
 #include "context.hpp"
+#include "k3s_daas/crypto.hpp"
+#include "k3s_daas/fs.hpp"
+#include "k3s_daas/staking.hpp"
 
 namespace k3s_daas::cli {
+namespace {
+
+inline constexpr const char* kRuntimeStatusFile = "runtime-status.json";
+
+struct ChainOptions {
+  std::uint64_t amount = 0;
+  bool yes = false;
+};
+
+std::string mist(std::uint64_t amount) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%llu MIST (%llu.%09llu SUI)", static_cast<unsigned long long>(amount),
+                static_cast<unsigned long long>(amount / 1'000'000'000ull),
+                static_cast<unsigned long long>(amount % 1'000'000'000ull));
+  return buf;
+}
+
+// Everything a chain command needs, loaded in order; the first failure ends the command.
+struct ChainSession {
+  config::Config config;
+  std::optional<crypto::Ed25519Keypair> key;
+  std::unique_ptr<sui::ChainClient> chain;
+  std::optional<sui::StakingClient> staking;
+};
+
+Result<std::unique_ptr<ChainSession>> open_session(Context& ctx) {
+  auto session = std::make_unique<ChainSession>();
+  K3S_ASSIGN(session->config, ctx.load_config());
+  K3S_ASSIGN(auto key, crypto::load_signing_key(session->config.sui));
+  session->key.emplace(std::move(key));
+  K3S_ASSIGN(session->chain, sui::make_chain_client(session->config.sui));
+  K3S_ASSIGN(auto settings, sui::StakingSettings::from_config(session->config));
+  session->staking.emplace(*session->chain, *session->key, std::move(settings));
+  return session;
+}
+
+sui::Progress progress_printer(const Context& ctx) {
+  if (!ctx.interactive()) return {};
+  return [](std::string_view step, const std::string& detail) {
+    std::cerr << "  " << step << ": " << detail << std::endl;
+  };
+}
+
+// --yes, or a yes on a terminal. Without a terminal the command refuses (scripts pass --yes).
+std::optional<Error> confirmed(const Context& ctx, bool yes, const std::string& question) {
+  if (yes) return std::nullopt;
+  if (::isatty(STDIN_FILENO) != 1) {
+    return make_error(ErrorKind::kUsage, "stdin is not a terminal, so there is no one to confirm: pass --yes to proceed");
+  }
+  if (!ctx.confirm(question)) return make_error(ErrorKind::kRejected, "cancelled; nothing was signed");
+  return std::nullopt;
+}
+
+std::string record_text(const sui::StakeRecord& r, std::optional<std::uint64_t> epoch) {
+  std::string lock = "locked until epoch " + std::to_string(r.locked_until);
+  if (epoch) lock += *epoch >= r.locked_until ? " (unlocked; current epoch " + std::to_string(*epoch) + ")"
+                                              : " (locked; current epoch " + std::to_string(*epoch) + ")";
+  return "  stake record: " + r.id.to_hex() + "\n  amount:       " + mist(r.amount) + "\n  status:       " +
+         sui::stake_status_name(r.status) + "\n  staked at:    epoch " + std::to_string(r.staked_at) + ", " + lock +
+         "\n  staker:       " + r.staker.to_hex() + "\n";
+}
+
+int run_stake(Context& ctx, const ChainOptions& o) {
+  auto session = open_session(ctx);
+  if (!session.ok()) return ctx.fail(session.error());
+  auto& s = **session;
+  const std::uint64_t amount = o.amount != 0 ? o.amount : s.config.sui.stake_amount_mist;
+  // Nothing to confirm when the node is already staked and nothing is pending.
+  auto pending = sui::read_journal(s.staking->settings().state_dir);
+  if (!pending.ok()) return ctx.fail(pending.error());
+  bool ask = true;
+  if (!*pending) {
+    auto existing = s.staking->find_record();
+    if (!existing.ok()) return ctx.fail(existing.error());
+    if (*existing && (*existing)->active() && (*existing)->staker == s.key->address()) ask = false;
+  }
+  if (ask) {
+    auto refusal = confirmed(ctx, o.yes,
+                             "Stake " + mist(amount) + " for node " + s.config.node_id + " from " + s.key->address().to_hex() + "?");
+    if (refusal) return ctx.fail(*refusal);
+  }
+  auto outcome = s.staking->stake(amount, progress_printer(ctx));
+  if (!outcome.ok()) return ctx.fail(outcome.error());
+  const auto& out = *outcome;
+  const char* kind = out.kind == sui::StakeOutcome::Kind::kStaked          ? "staked"
+                     : out.kind == sui::StakeOutcome::Kind::kAlreadyStaked ? "already_staked"
+                                                                           : "settled";
+  nlohmann::json doc = {{"result", kind},
+                        {"node_id", s.config.node_id},
+                        {"digest", out.digest.empty() ? nlohmann::json(nullptr) : nlohmann::json(out.digest)},
+                        {"stake_record_id", out.record.id.to_hex()},
+                        {"amount_mist", out.record.amount},
+                        {"record", out.record.to_json()}};
+  if (!out.note.empty()) doc["note"] = out.note;
+  std::string text;
+  if (!out.note.empty()) text += out.note + "\n";
+  if (out.kind == sui::StakeOutcome::Kind::kStaked) {
+    text += "staked " + mist(out.record.amount) + " for node " + s.config.node_id + "\n  digest:       " + out.digest + "\n";
+  } else {
+    text += "node " + s.config.node_id + " is already staked; nothing to do\n";
+    if (!out.digest.empty()) text += "  digest:       " + out.digest + "\n";
+  }
+  text += record_text(out.record, std::nullopt);
+  ctx.print(doc, text);
+  return exit_code::kOk;
+}
+
+int run_unstake(Context& ctx, const ChainOptions& o) {
+  auto session = open_session(ctx);
+  if (!session.ok()) return ctx.fail(session.error());
+  auto& s = **session;
+  auto refusal = confirmed(ctx, o.yes, "Withdraw the stake of node " + s.config.node_id + " to " + s.key->address().to_hex() + "?");
+  if (refusal) return ctx.fail(*refusal);
+  auto outcome = s.staking->unstake(progress_printer(ctx));
+  if (!outcome.ok()) return ctx.fail(outcome.error());
+  const auto& out = *outcome;
+  nlohmann::json doc = {{"result", "unstaked"},
+                        {"node_id", s.config.node_id},
+                        {"digest", out.digest},
+                        {"stake_record_id", out.record.id.to_hex()},
+                        {"withdrawn_mist", out.withdrawn_amount},
+                        {"record", out.record.to_json()}};
+  if (!out.note.empty()) doc["note"] = out.note;
+  std::string text = (out.note.empty() ? "" : out.note + "\n") + "withdrew " + mist(out.withdrawn_amount) +
+                     " for node " + s.config.node_id + " to " + s.key->address().to_hex() + "\n  digest:       " +
+                     out.digest + "\n" + record_text(out.record, std::nullopt);
+  ctx.print(doc, text);
+  return exit_code::kOk;
+}
+
+// The daemon's view, from its runtime status file (absent: not running).
+std::pair<nlohmann::json, std::string> daemon_status(const std::filesystem::path& state_dir) {
+  auto path = state_dir / kRuntimeStatusFile;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return {{{"running", false}}, "daemon: not running\n"};
+  auto text = fs::read_file(path, 1u << 20);
+  if (!text.ok()) return {{{"running", nullptr}, {"error", text.error().message}}, "daemon: " + text.error().message + "\n"};
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
+  if (doc.is_discarded()) return {{{"running", nullptr}, {"error", "unreadable " + path.string()}}, "daemon: unreadable " + path.string() + "\n"};
+  std::string out = "daemon:\n";
+  if (doc.is_object()) {
+    for (const auto& [k, v] : doc.items()) out += "  " + k + ": " + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
+  } else {
+    out += "  " + doc.dump() + "\n";
+  }
+  return {doc, out};
+}
+
+int run_status(Context& ctx) {
+  auto config = ctx.load_config();
+  if (!config.ok()) return ctx.fail(config.error());
+  auto [daemon_json, daemon_text] = daemon_status(config->state_dir);
+  nlohmann::json doc = {{"node_id", config->node_id}, {"daemon", daemon_json}};
+  std::string text = "node: " + config->node_id + "\n";
+  auto finish_with_error = [&](const Error& error) {
+    doc["error"] = error.message;
+    ctx.print(doc, text + daemon_text);
+    return ctx.fail(error);
+  };
+  auto session = open_session(ctx);
+  if (!session.ok()) return finish_with_error(session.error());
+  auto& s = **session;
+  doc["address"] = s.key->address().to_hex();
+  text += "address: " + s.key->address().to_hex() + "\n";
+  auto balance = s.chain->sui_balance(s.key->address());
+  if (!balance.ok()) return finish_with_error(balance.error());
+  doc["balance_mist"] = *balance;
+  text += "balance: " + mist(*balance) + "\n";
+  auto pending = sui::read_journal(config->state_dir);
+  if (pending.ok() && *pending) {
+    doc["pending_transaction"] = {{"kind", (*pending)->kind}, {"digest", (*pending)->tx.digest}};
+    text += "pending " + (*pending)->kind + " transaction: " + (*pending)->tx.digest +
+            " (run `k3s-daas " + (*pending)->kind + "` to settle it)\n";
+  }
+  auto epoch = s.chain->current_epoch();
+  if (epoch.ok()) doc["epoch"] = *epoch;
+  auto record = s.staking->find_record();
+  if (!record.ok()) return finish_with_error(record.error());
+  int code = exit_code::kOk;
+  std::optional<Error> problem;
+  if (!*record) {
+    doc["stake"] = nullptr;
+    text += "stake: none\n";
+    problem = make_error(ErrorKind::kNotStaked, "node " + config->node_id + " is not staked (address " +
+                                                    s.key->address().to_hex() + "); run `k3s-daas stake`");
+  } else {
+    const auto& r = **record;
+    doc["stake"] = r.to_json();
+    text += "stake:\n" + record_text(r, epoch.ok() ? std::optional<std::uint64_t>(*epoch) : std::nullopt);
+    if (r.status == static_cast<std::uint8_t>(sui::StakeStatus::kSlashed)) {
+      problem = make_error(ErrorKind::kSlashed, "the stake of node " + config->node_id + " was slashed");
+    } else if (r.status == static_cast<std::uint8_t>(sui::StakeStatus::kWithdrawn)) {
+      problem = make_error(ErrorKind::kNotStaked, "the stake of node " + config->node_id + " was withdrawn");
+    } else if (r.amount < config->sui.min_stake_mist) {
+      problem = make_error(ErrorKind::kNotStaked, "the stake of node " + config->node_id + " (" + mist(r.amount) +
+                                                      ") is below the minimum " + mist(config->sui.min_stake_mist));
+    }
+  }
+  ctx.print(doc, text + daemon_text);
+  if (problem) code = ctx.fail(*problem);
+  return code;
+}
+
+}  // namespace
 
 void register_chain_commands(CLI::App& app, Context& ctx) {
-  static std::uint64_t amount = 0;
-  static bool yes = false;
+  static ChainOptions o;
   auto* stake = app.add_subcommand("stake", "stake SUI for this node (idempotent)");
-  stake->add_option("--amount", amount, "amount in MIST (default: sui.stake_amount_mist)");
-  stake->add_flag("--yes", yes, "do not ask for confirmation");
-  auto* unstake = app.add_subcommand("unstake", "withdraw this node's stake");
-  unstake->add_flag("--yes", yes, "do not ask for confirmation");
-  auto* status = app.add_subcommand("status", "local daemon state, the stake on chain, master reachability");
-  for (auto* cmd : {stake, unstake, status}) {
-    cmd->callback([&ctx, cmd] { ctx.action = [&ctx, cmd] { return ctx.not_yet(cmd->get_name(), "the Sui chain client"); }; });
-  }
+  stake->add_option("--amount", o.amount, "amount in MIST (default: sui.stake_amount_mist)");
+  stake->add_flag("--yes", o.yes, "do not ask for confirmation (required without a terminal)");
+  auto* unstake = app.add_subcommand("unstake", "withdraw this node's stake (refused while locked)");
+  unstake->add_flag("--yes", o.yes, "do not ask for confirmation (required without a terminal)");
+  auto* status = app.add_subcommand("status", "local daemon state, the stake on chain and the SUI balance");
+  stake->callback([&ctx] { ctx.action = [&ctx] { return run_stake(ctx, o); }; });
+  unstake->callback([&ctx] { ctx.action = [&ctx] { return run_unstake(ctx, o); }; });
+  status->callback([&ctx] { ctx.action = [&ctx] { return run_status(ctx); }; });
 }
 
 }  // namespace k3s_daas::cli

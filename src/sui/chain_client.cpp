@@ -1,0 +1,68 @@
+#include <thread>
+
+#include "clients.hpp"
+#include "k3s_daas/clock.hpp"
+#include "k3s_daas/config.hpp"
+#include "k3s_daas/log.hpp"
+#include "k3s_daas/net.hpp"
+
+namespace k3s_daas::sui {
+
+std::string Owner::describe() const {
+  switch (kind) {
+    case Kind::kAddress: return "address " + address.to_hex();
+    case Kind::kObject: return "object " + address.to_hex();
+    case Kind::kShared: return "shared (initial version " + std::to_string(initial_shared_version) + ")";
+    case Kind::kImmutable: return "immutable";
+    case Kind::kConsensusAddress: return "consensus address " + address.to_hex();
+    case Kind::kUnknown: break;
+  }
+  return "unknown owner";
+}
+
+ChainClientOptions ChainClientOptions::from_config(const config::SuiConfig& sui) {
+  ChainClientOptions options;
+  options.transport = sui.transport;
+  options.urls = sui.rpc_urls;
+  options.request_timeout = std::chrono::milliseconds(std::max<std::uint64_t>(sui.request_timeout_ms, 100));
+  return options;
+}
+
+Result<TransactionResult> ChainClient::wait_for_transaction(const std::string& digest, std::chrono::milliseconds timeout,
+                                                            std::chrono::milliseconds interval) {
+  const std::int64_t deadline = monotonic_ms() + timeout.count();
+  std::optional<Error> last_error;
+  while (true) {
+    auto found = get_transaction(digest);
+    if (found.ok() && found->has_value()) return std::move(**found);
+    if (!found.ok()) last_error = found.error();
+    if (monotonic_ms() >= deadline) {
+      std::string why = last_error ? " (last error: " + last_error->message + ")" : "";
+      return make_error(ErrorKind::kTimeout, "transaction " + digest + " is not visible on the chain after " +
+                                                 std::to_string(timeout.count()) + " ms" + why);
+    }
+    std::this_thread::sleep_for(interval);
+  }
+}
+
+Result<std::unique_ptr<ChainClient>> make_chain_client(const ChainClientOptions& options) {
+  if (options.urls.empty()) return make_error(ErrorKind::kConfig, "sui.rpc_urls: at least one endpoint is required");
+  for (std::size_t i = 0; i < options.urls.size(); ++i) {
+    const auto& url = options.urls[i];
+    bool https = url.rfind("https://", 0) == 0;
+    bool http = url.rfind("http://", 0) == 0;
+    if (!https && !(http && net::is_loopback_url(url))) {
+      return make_error(ErrorKind::kConfig, "sui.rpc_urls[" + std::to_string(i) + "]: expected an https:// URL (http:// only for loopback), found \"" +
+                                                net::display_url(url) + "\"");
+    }
+  }
+  if (options.transport == "graphql") return detail::make_graphql_client(options);
+  if (options.transport == "jsonrpc") return detail::make_jsonrpc_client(options);
+  return make_error(ErrorKind::kConfig, "sui.transport: expected \"graphql\" or \"jsonrpc\", found \"" + options.transport + "\"");
+}
+
+Result<std::unique_ptr<ChainClient>> make_chain_client(const config::SuiConfig& sui) {
+  return make_chain_client(ChainClientOptions::from_config(sui));
+}
+
+}  // namespace k3s_daas::sui
