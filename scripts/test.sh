@@ -49,10 +49,18 @@ if [ $quick -eq 0 ]; then
       targets=$(cmake --build build-fuzz --target help 2>/dev/null | sed -n 's/^\([a-z_]*_fuzz\):.*/\1/p' | sort -u)
       for t in $targets; do
         if cmake --build build-fuzz -j"$jobs" --target "$t" >/dev/null; then
-          corpus="tests/fuzz/corpus/${t%_fuzz}"
+          # Seeds: our corpus folders, and real samples from ../shared where they fit.
           mkdir -p "build-fuzz/corpus/$t"
           args=("build-fuzz/corpus/$t")
-          [ -d "$corpus" ] && args+=("$corpus")
+          case "$t" in
+            config_fuzz) seeds=(tests/fuzz/corpus/config) ;;
+            sui_graphql_fuzz) seeds=(tests/fuzz/sui_corpus/graphql) ;;
+            sui_jsonrpc_fuzz) seeds=(tests/fuzz/sui_corpus/jsonrpc) ;;
+            attestation_fuzz) seeds=(../shared/testdata/attestation) ;;
+            envelope_fuzz) seeds=(../shared/testdata/attestation/nautilus) ;;
+            *) seeds=() ;;
+          esac
+          for d in "${seeds[@]}"; do [ -d "$d" ] && args+=("$d"); done
           if find build-fuzz -name "$t" -type f -executable | head -1 | xargs -I{} {} -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 "${args[@]}" >"build-fuzz/$t.log" 2>&1; then
             echo "fuzz $t: ok ($(grep -c . "build-fuzz/$t.log") log lines, $(grep -o 'cov: [0-9]*' "build-fuzz/$t.log" | tail -1))"
           else
