@@ -61,7 +61,8 @@ if [ $quick -eq 0 ]; then
             *) seeds=() ;;
           esac
           for d in "${seeds[@]}"; do [ -d "$d" ] && args+=("$d"); done
-          if find build-fuzz -name "$t" -type f -executable | head -1 | xargs -I{} {} -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 "${args[@]}" >"build-fuzz/$t.log" 2>&1; then
+          bin=$(find build-fuzz -name "$t" -type f -executable | head -1)
+          if "$bin" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 "${args[@]}" >"build-fuzz/$t.log" 2>&1; then
             echo "fuzz $t: ok ($(grep -c . "build-fuzz/$t.log") log lines, $(grep -o 'cov: [0-9]*' "build-fuzz/$t.log" | tail -1))"
           else
             echo "fuzz $t: FAILED, see build-fuzz/$t.log" >&2; tail -30 "build-fuzz/$t.log" >&2; status=1
