@@ -659,23 +659,33 @@ json parse_cli_value(const std::string& text) {
   }
 }
 
+namespace {
+
+// The one place a config file is written: validated first, then atomically (0600 when new).
+Status write_validated(const std::filesystem::path& path, const json& doc, const std::string& refusal,
+                       bool keep_backup, bool preserve_mode) {
+  auto problems = validate_document(doc, path);
+  if (!problems.empty()) {
+    std::string message = refusal;
+    for (const auto& p : problems) message += "\n" + p;
+    return make_error(ErrorKind::kConfig, message);
+  }
+  fs::WriteOptions options;
+  options.keep_backup = keep_backup;
+  options.preserve_mode = preserve_mode;
+  options.mode = 0600;
+  return fs::atomic_write_file(path, doc.dump(2) + "\n", options);
+}
+
+}  // namespace
+
 Status edit_file(const std::filesystem::path& path, const std::function<Result<json>(json)>& edit) {
   K3S_ASSIGN(auto lock, fs::FileLock::acquire(path));
   auto text = fs::read_file(path, kMaxConfigBytes);
   if (!text) return make_error(ErrorKind::kConfig, text.error().message);
   K3S_ASSIGN(json doc, parse_document(*text, path.string()));
   K3S_ASSIGN(json edited, edit(std::move(doc)));
-  auto problems = validate_document(edited, path);
-  if (!problems.empty()) {
-    std::string message = "not changed; the result would be invalid:";
-    for (const auto& p : problems) message += "\n" + p;
-    return make_error(ErrorKind::kConfig, message);
-  }
-  fs::WriteOptions options;
-  options.keep_backup = true;
-  options.preserve_mode = true;
-  options.mode = 0600;
-  return fs::atomic_write_file(path, edited.dump(2) + "\n", options);
+  return write_validated(path, edited, "not changed; the result would be invalid:", true, true);
 }
 
 Status write_new_file(const std::filesystem::path& path, const json& doc, bool force) {
@@ -687,17 +697,7 @@ Status write_new_file(const std::filesystem::path& path, const json& doc, bool f
     return make_error(ErrorKind::kUsage, path.string() + ": already exists; pass --force to replace it (the old file is kept as " +
                                              path.string() + ".bak)");
   }
-  auto problems = validate_document(doc, path);
-  if (!problems.empty()) {
-    std::string message = "refusing to write an invalid config:";
-    for (const auto& p : problems) message += "\n" + p;
-    return make_error(ErrorKind::kConfig, message);
-  }
-  fs::WriteOptions options;
-  options.keep_backup = exists;
-  options.preserve_mode = false;
-  options.mode = 0600;
-  return fs::atomic_write_file(path, doc.dump(2) + "\n", options);
+  return write_validated(path, doc, "refusing to write an invalid config:", exists, false);
 }
 
 }  // namespace k3s_daas::config
