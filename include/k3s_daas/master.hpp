@@ -254,8 +254,6 @@ class MasterClient {
   Result<DeregisterAck> deregister(const std::string& seal_token, const std::string& reason);
 
   const std::optional<TrustedMaster>& trusted() const;
-  // Trusts a key without attestation (tests only).
-  void trust_for_tests(Bytes enclave_key);
   Counters counters() const;
   // New connections (TCP + TLS handshakes) opened so far.
   std::uint64_t connections_opened() const;

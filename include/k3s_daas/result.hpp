@@ -71,7 +71,11 @@ class [[nodiscard]] Result {
   T& operator*() { return value(); }
   const T& operator*() const { return value(); }
 
-  const Error& error() const { assert(!ok()); return std::get<1>(state_); }
+  // On a success this is a placeholder, so that CHECK_MESSAGE(r.ok(), r.error().message) is safe.
+  const Error& error() const {
+    static const Error kNoError{ErrorKind::kInternal, "(no error)"};
+    return ok() ? kNoError : std::get<1>(state_);
+  }
 
  private:
   std::variant<T, Error> state_;
@@ -80,11 +84,11 @@ class [[nodiscard]] Result {
 template <>
 class [[nodiscard]] Result<void> {
  public:
-  Result() = default;
+  Result() : error_{ErrorKind::kInternal, "(no error)"} {}
   Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
-  const Error& error() const { assert(!ok_); return error_; }
+  const Error& error() const { return error_; }
 
  private:
   Error error_;

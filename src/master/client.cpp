@@ -234,6 +234,18 @@ Result<MasterClient> MasterClient::create(MasterClientOptions options) {
   if (url.find('?') != std::string::npos || url.find('#') != std::string::npos) {
     return make_error(ErrorKind::kConfig, "master.url: must not carry a query or fragment");
   }
+  // Trusting "any enclave AWS signed" is not trust: the image must be pinned by its PCRs.
+  if (!options.attestation.allow_debug) {
+    for (std::uint32_t index : {0u, 1u, 2u}) {
+      if (options.attestation.expected_pcrs.count(index) == 0) {
+        return make_error(ErrorKind::kConfig,
+                          "master.attestation.pcr" + std::to_string(index) +
+                              ": not set; the agent trusts a master only when PCR0, PCR1 and PCR2 of its enclave "
+                              "image are configured (take them from the enclave build, or inspect a document "
+                              "with `k3s-daas attest --url URL`)");
+      }
+    }
+  }
   const auto& tls = options.tls;
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     return make_error(ErrorKind::kConfig, "master.cert_file and master.key_file must be set together");
@@ -262,12 +274,6 @@ Result<MasterClient> MasterClient::create(MasterClientOptions options) {
 }
 
 const std::optional<TrustedMaster>& MasterClient::trusted() const { return impl_->trusted; }
-void MasterClient::trust_for_tests(Bytes enclave_key) {
-  TrustedMaster trusted;
-  trusted.enclave_key = std::move(enclave_key);
-  trusted.verified_at_ms = now_unix_ms();
-  impl_->trusted = std::move(trusted);
-}
 Counters MasterClient::counters() const { return impl_->counters; }
 std::uint64_t MasterClient::connections_opened() const { return impl_->http.connections_opened(); }
 void MasterClient::set_sequence_floor(std::uint64_t floor) { impl_->last_seq = std::max(impl_->last_seq, floor); }

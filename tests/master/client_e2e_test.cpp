@@ -344,6 +344,13 @@ TEST_CASE("attestation refusals: forged documents, replays, debug mode, PCRs, ro
   auto pcr_options = peer.options(state_dir / "state");
   pcr_options.attestation.expected_pcrs[1][0] ^= 1;
   CHECK(expect_rejected(make_client(pcr_options).attest()).find("'pcrs'") != std::string::npos);
+  // No PCRs configured: refused before any traffic, naming the key to set.
+  auto unpinned = peer.options(state_dir / "state");
+  unpinned.attestation.expected_pcrs.erase(2);
+  auto unpinned_client = MasterClient::create(unpinned);
+  REQUIRE_FALSE(unpinned_client.ok());
+  CHECK(unpinned_client.error().kind == ErrorKind::kConfig);
+  CHECK(unpinned_client.error().message.find("master.attestation.pcr2: not set") != std::string::npos);
   // The default root (AWS) does not accept the test chain.
   auto aws_options = peer.options(state_dir / "state");
   aws_options.attestation_root_file.clear();
