@@ -22,6 +22,10 @@ struct TlsOptions {
   std::string cert_file;  // client certificate (PEM) for mutual TLS; empty = none
   std::string key_file;   // client key (PEM)
   bool verify_peer = true;
+  // Refuse a server that does not ask for our client certificate (a master must require mutual
+  // TLS). Forces TLS 1.3, where the server's CertificateRequest precedes its Certificate, so the
+  // handshake fails before any request (and its seal token) is sent.
+  bool require_client_auth = false;
 };
 
 struct ClientOptions {

@@ -266,6 +266,7 @@ Result<MasterClient> MasterClient::create(MasterClientOptions options) {
   net::ClientOptions http_options;
   http_options.tls = options.tls;
   http_options.tls.verify_peer = true;
+  http_options.tls.require_client_auth = url.rfind("https://", 0) == 0;
   http_options.timeout = options.request_timeout;
   http_options.max_response_bytes = 2 * attestation::kMaxDocumentBytes + kMaxAnswerBytes;
   http_options.user_agent = "k3s-daas/" + (options.agent_version.empty() ? std::string("dev") : options.agent_version);

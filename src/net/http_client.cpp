@@ -1,4 +1,6 @@
 #include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <cctype>
@@ -52,12 +54,45 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// Mutual-TLS enforcement (TlsOptions::require_client_auth), hooked into curl's SSL_CTX.
+int certificate_request_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+void on_tls_message(int write_p, int, int content_type, const void* buf, size_t len, SSL* ssl, void*) {
+  if (write_p == 0 && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+      static_cast<const unsigned char*>(buf)[0] == SSL3_MT_CERTIFICATE_REQUEST) {
+    SSL_set_ex_data(ssl, certificate_request_index(), reinterpret_cast<void*>(1));
+  }
+}
+
+// Replaces the chain verification step (curl keeps its own verify mode and callback): in TLS 1.3
+// the server's CertificateRequest has arrived before its Certificate is checked here.
+int verify_with_client_auth_check(X509_STORE_CTX* store, void* missing_client_auth_flag) {
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (ssl != nullptr && SSL_get_ex_data(ssl, certificate_request_index()) == nullptr) {
+    *static_cast<bool*>(missing_client_auth_flag) = true;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
+  return X509_verify_cert(store);
+}
+
+CURLcode install_client_auth_check(CURL*, void* ssl_ctx, void* missing_client_auth_flag) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  SSL_CTX_set_msg_callback(ctx, on_tls_message);
+  SSL_CTX_set_cert_verify_callback(ctx, verify_with_client_auth_check, missing_client_auth_flag);
+  return CURLE_OK;
+}
+
 }  // namespace
 
 struct HttpClient::Impl {
   ClientOptions options;
   CURL* easy = nullptr;
   std::uint64_t connections = 0;
+  bool missing_client_auth = false;  // set by the TLS verify hook
 };
 
 HttpClient::HttpClient(ClientOptions options) : impl_(std::make_unique<Impl>()) {
@@ -113,6 +148,12 @@ Result<Response> HttpClient::perform(const Request& request) {
     curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
   }
   curl_easy_setopt(easy, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+  impl_->missing_client_auth = false;
+  if (opt.tls.require_client_auth) {
+    curl_easy_setopt(easy, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_3);
+    curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, install_client_auth_check);
+    curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, &impl_->missing_client_auth);
+  }
 
   curl_slist* headers = nullptr;
   for (const auto& [name, value] : request.headers) {
@@ -145,6 +186,10 @@ Result<Response> HttpClient::perform(const Request& request) {
   if (collected.overflow) {
     return make_error(ErrorKind::kProtocol, where + ": answer larger than " +
                                                 std::to_string(opt.max_response_bytes) + " bytes");
+  }
+  if (code != CURLE_OK && impl_->missing_client_auth) {
+    return make_error(ErrorKind::kVerify, where + ": the server did not ask for a client certificate; refusing it, "
+                                                  "because this peer must require mutual TLS (is the URL right?)");
   }
   if (code != CURLE_OK) {
     std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);

@@ -391,6 +391,15 @@ TEST_CASE("TLS: an unknown server CA, a missing or foreign client certificate, p
   CHECK(state["counters"]["tls_handshakes"].get<int>() == handshakes_before);  // the server completed none
   CHECK(state["counters"]["requests"]["get_attestation"] == 0);
 
+  // A server that does not ask for a client certificate is not a master: refused during the
+  // handshake, so no request (no seal token) ever reaches it.
+  MasterPeer lax({"--no-chain-check", "--require-client-cert", "false"});
+  auto lax_result = make_client(lax.options(state_dir / "state")).attest();
+  REQUIRE_FALSE(lax_result.ok());
+  CHECK(lax_result.error().kind == ErrorKind::kVerify);
+  CHECK(lax_result.error().message.find("did not ask for a client certificate") != std::string::npos);
+  CHECK(lax.state()["counters"]["requests"]["get_attestation"] == 0);
+
   auto plain = peer.options(state_dir / "state");
   plain.url = "http://127.0.0.1:1";
   auto insecure = MasterClient::create(plain);

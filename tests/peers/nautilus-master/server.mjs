@@ -636,7 +636,8 @@ async function main() {
 
   const server = https.createServer({
     ...tls,
-    requestCert: true,
+    // Without the requirement the server does not even ask for a certificate (a plain TLS server).
+    requestCert: opts.requireClientCert,
     rejectUnauthorized: opts.requireClientCert,
   }, (req, res) => {
     const c = ctx.counters.client_certs;
