@@ -31,6 +31,9 @@ namespace k3s_daas::sui {
 inline constexpr const char* kJournalFile = "sui-journal.json";
 inline constexpr const char* kStakeStateFile = "stake.json";
 
+// "1000000000 MIST (1.000000000 SUI)"
+std::string format_mist(std::uint64_t amount);
+
 enum class StakeStatus : std::uint8_t { kActive = 1, kSlashed = 2, kWithdrawn = 3 };
 // "ACTIVE", "SLASHED", "WITHDRAWN", or "UNKNOWN(n)".
 std::string stake_status_name(std::uint8_t status);
@@ -123,6 +126,9 @@ Status write_stake_state(const std::filesystem::path& state_dir, const StakeStat
 
 // Progress steps shown on a terminal: "settle", "built", "simulated", "submitted", "final".
 using Progress = std::function<void(std::string_view step, const std::string& detail)>;
+// Asked once a new transaction is about to be built (never for settling a pending one, nor when
+// there is nothing to do); an error cancels the command with that error.
+using Confirm = std::function<Status(const std::string& question)>;
 
 struct StakeOutcome {
   enum class Kind { kStaked, kAlreadyStaked, kSettled };
@@ -144,9 +150,9 @@ class StakingClient {
   StakingClient(ChainClient& chain, const crypto::Ed25519Keypair& key, StakingSettings settings);
 
   // Stakes `amount` MIST for settings.node_id (idempotent; settles the journal first).
-  Result<StakeOutcome> stake(std::uint64_t amount, const Progress& progress = {});
+  Result<StakeOutcome> stake(std::uint64_t amount, const Progress& progress = {}, const Confirm& confirm = {});
   // Withdraws the stake to the sender; refuses while locked (naming the unlock epoch).
-  Result<UnstakeOutcome> unstake(const Progress& progress = {});
+  Result<UnstakeOutcome> unstake(const Progress& progress = {}, const Confirm& confirm = {});
   // This node's StakeRecord: state file, then the stake transaction's created objects, then
   // StakeEvents sent by this address; nullopt when none exists. Persists what it finds.
   Result<std::optional<StakeRecord>> find_record();
@@ -170,6 +176,7 @@ class StakingClient {
   ChainClient& chain_;
   const crypto::Ed25519Keypair& key_;
   StakingSettings settings_;
+  std::optional<StakeRecord> adopted_record_;  // the record made by the last adopted stake
 };
 
 }  // namespace k3s_daas::sui

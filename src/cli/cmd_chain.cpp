@@ -12,19 +12,13 @@ namespace k3s_daas::cli {
 namespace {
 
 inline constexpr const char* kRuntimeStatusFile = "runtime-status.json";
+using sui::format_mist;
 
 struct ChainOptions {
   std::uint64_t amount = 0;
   bool yes = false;
 };
 
-std::string mist(std::uint64_t amount) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%llu MIST (%llu.%09llu SUI)", static_cast<unsigned long long>(amount),
-                static_cast<unsigned long long>(amount / 1'000'000'000ull),
-                static_cast<unsigned long long>(amount % 1'000'000'000ull));
-  return buf;
-}
 
 // Everything a chain command needs, loaded in order; the first failure ends the command.
 struct ChainSession {
@@ -53,20 +47,22 @@ sui::Progress progress_printer(const Context& ctx) {
 }
 
 // --yes, or a yes on a terminal. Without a terminal the command refuses (scripts pass --yes).
-std::optional<Error> confirmed(const Context& ctx, bool yes, const std::string& question) {
-  if (yes) return std::nullopt;
-  if (::isatty(STDIN_FILENO) != 1) {
-    return make_error(ErrorKind::kUsage, "stdin is not a terminal, so there is no one to confirm: pass --yes to proceed");
-  }
-  if (!ctx.confirm(question)) return make_error(ErrorKind::kRejected, "cancelled; nothing was signed");
-  return std::nullopt;
+sui::Confirm confirmer(const Context& ctx, bool yes) {
+  return [&ctx, yes](const std::string& question) -> Status {
+    if (yes) return {};
+    if (::isatty(STDIN_FILENO) != 1) {
+      return make_error(ErrorKind::kUsage, "stdin is not a terminal, so there is no one to confirm: pass --yes to proceed");
+    }
+    if (!ctx.confirm(question)) return make_error(ErrorKind::kRejected, "cancelled; nothing was signed");
+    return {};
+  };
 }
 
 std::string record_text(const sui::StakeRecord& r, std::optional<std::uint64_t> epoch) {
   std::string lock = "locked until epoch " + std::to_string(r.locked_until);
   if (epoch) lock += *epoch >= r.locked_until ? " (unlocked; current epoch " + std::to_string(*epoch) + ")"
                                               : " (locked; current epoch " + std::to_string(*epoch) + ")";
-  return "  stake record: " + r.id.to_hex() + "\n  amount:       " + mist(r.amount) + "\n  status:       " +
+  return "  stake record: " + r.id.to_hex() + "\n  amount:       " + format_mist(r.amount) + "\n  status:       " +
          sui::stake_status_name(r.status) + "\n  staked at:    epoch " + std::to_string(r.staked_at) + ", " + lock +
          "\n  staker:       " + r.staker.to_hex() + "\n";
 }
@@ -76,21 +72,7 @@ int run_stake(Context& ctx, const ChainOptions& o) {
   if (!session.ok()) return ctx.fail(session.error());
   auto& s = **session;
   const std::uint64_t amount = o.amount != 0 ? o.amount : s.config.sui.stake_amount_mist;
-  // Nothing to confirm when the node is already staked and nothing is pending.
-  auto pending = sui::read_journal(s.staking->settings().state_dir);
-  if (!pending.ok()) return ctx.fail(pending.error());
-  bool ask = true;
-  if (!*pending) {
-    auto existing = s.staking->find_record();
-    if (!existing.ok()) return ctx.fail(existing.error());
-    if (*existing && (*existing)->active() && (*existing)->staker == s.key->address()) ask = false;
-  }
-  if (ask) {
-    auto refusal = confirmed(ctx, o.yes,
-                             "Stake " + mist(amount) + " for node " + s.config.node_id + " from " + s.key->address().to_hex() + "?");
-    if (refusal) return ctx.fail(*refusal);
-  }
-  auto outcome = s.staking->stake(amount, progress_printer(ctx));
+  auto outcome = s.staking->stake(amount, progress_printer(ctx), confirmer(ctx, o.yes));
   if (!outcome.ok()) return ctx.fail(outcome.error());
   const auto& out = *outcome;
   const char* kind = out.kind == sui::StakeOutcome::Kind::kStaked          ? "staked"
@@ -106,7 +88,7 @@ int run_stake(Context& ctx, const ChainOptions& o) {
   std::string text;
   if (!out.note.empty()) text += out.note + "\n";
   if (out.kind == sui::StakeOutcome::Kind::kStaked) {
-    text += "staked " + mist(out.record.amount) + " for node " + s.config.node_id + "\n  digest:       " + out.digest + "\n";
+    text += "staked " + format_mist(out.record.amount) + " for node " + s.config.node_id + "\n  digest:       " + out.digest + "\n";
   } else {
     text += "node " + s.config.node_id + " is already staked; nothing to do\n";
     if (!out.digest.empty()) text += "  digest:       " + out.digest + "\n";
@@ -120,9 +102,7 @@ int run_unstake(Context& ctx, const ChainOptions& o) {
   auto session = open_session(ctx);
   if (!session.ok()) return ctx.fail(session.error());
   auto& s = **session;
-  auto refusal = confirmed(ctx, o.yes, "Withdraw the stake of node " + s.config.node_id + " to " + s.key->address().to_hex() + "?");
-  if (refusal) return ctx.fail(*refusal);
-  auto outcome = s.staking->unstake(progress_printer(ctx));
+  auto outcome = s.staking->unstake(progress_printer(ctx), confirmer(ctx, o.yes));
   if (!outcome.ok()) return ctx.fail(outcome.error());
   const auto& out = *outcome;
   nlohmann::json doc = {{"result", "unstaked"},
@@ -132,7 +112,7 @@ int run_unstake(Context& ctx, const ChainOptions& o) {
                         {"withdrawn_mist", out.withdrawn_amount},
                         {"record", out.record.to_json()}};
   if (!out.note.empty()) doc["note"] = out.note;
-  std::string text = (out.note.empty() ? "" : out.note + "\n") + "withdrew " + mist(out.withdrawn_amount) +
+  std::string text = (out.note.empty() ? "" : out.note + "\n") + "withdrew " + format_mist(out.withdrawn_amount) +
                      " for node " + s.config.node_id + " to " + s.key->address().to_hex() + "\n  digest:       " +
                      out.digest + "\n" + record_text(out.record, std::nullopt);
   ctx.print(doc, text);
@@ -176,7 +156,7 @@ int run_status(Context& ctx) {
   auto balance = s.chain->sui_balance(s.key->address());
   if (!balance.ok()) return finish_with_error(balance.error());
   doc["balance_mist"] = *balance;
-  text += "balance: " + mist(*balance) + "\n";
+  text += "balance: " + format_mist(*balance) + "\n";
   auto pending = sui::read_journal(config->state_dir);
   if (pending.ok() && *pending) {
     doc["pending_transaction"] = {{"kind", (*pending)->kind}, {"digest", (*pending)->tx.digest}};
@@ -203,10 +183,24 @@ int run_status(Context& ctx) {
     } else if (r.status == static_cast<std::uint8_t>(sui::StakeStatus::kWithdrawn)) {
       problem = make_error(ErrorKind::kNotStaked, "the stake of node " + config->node_id + " was withdrawn");
     } else if (r.amount < config->sui.min_stake_mist) {
-      problem = make_error(ErrorKind::kNotStaked, "the stake of node " + config->node_id + " (" + mist(r.amount) +
-                                                      ") is below the minimum " + mist(config->sui.min_stake_mist));
+      problem = make_error(ErrorKind::kNotStaked, "the stake of node " + config->node_id + " (" + format_mist(r.amount) +
+                                                      ") is below the minimum " + format_mist(config->sui.min_stake_mist));
     }
   }
+  // Endpoint health as this run saw it (failover happened when an endpoint failed).
+  nlohmann::json endpoints = nlohmann::json::array();
+  for (const auto& h : s.chain->health()) {
+    endpoints.push_back({{"url", h.url},
+                         {"requests", h.requests},
+                         {"failures", h.failures},
+                         {"consecutive_failures", h.consecutive_failures},
+                         {"last_error", h.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(h.last_error)}});
+    if (h.failures > 0) {
+      text += "endpoint " + h.url + ": " + std::to_string(h.failures) + " of " + std::to_string(h.requests) +
+              " requests failed (last: " + h.last_error + ")\n";
+    }
+  }
+  doc["endpoints"] = endpoints;
   ctx.print(doc, text + daemon_text);
   if (problem) code = ctx.fail(*problem);
   return code;

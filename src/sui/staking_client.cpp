@@ -22,13 +22,6 @@ std::string normalize_type(const std::string& type) {
   return tag.ok() ? tag->to_string() : type;
 }
 
-std::string mist(std::uint64_t amount) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%llu MIST (%llu.%09llu SUI)", static_cast<unsigned long long>(amount),
-                static_cast<unsigned long long>(amount / 1'000'000'000ull),
-                static_cast<unsigned long long>(amount % 1'000'000'000ull));
-  return buf;
-}
 
 void report(const Progress& progress, std::string_view step, const std::string& detail) {
   K3S_LOG(kSui, debug, "{}: {}", step, detail);
@@ -67,9 +60,9 @@ Result<GasData> StakingClient::select_gas(std::uint64_t needed_besides_gas, std:
   }
   if (total < needed) {
     return make_error(ErrorKind::kRejected,
-                      "insufficient SUI: address " + key_.address().to_hex() + " holds " + mist(available) + " in " +
-                          std::to_string(coins.size()) + " coin(s); this needs " + mist(needed_besides_gas) +
-                          " plus a gas budget of " + mist(budget));
+                      "insufficient SUI: address " + key_.address().to_hex() + " holds " + format_mist(available) + " in " +
+                          std::to_string(coins.size()) + " coin(s); this needs " + format_mist(needed_besides_gas) +
+                          " plus a gas budget of " + format_mist(budget));
   }
   return gas;
 }
@@ -175,6 +168,7 @@ Result<TransactionResult> StakingClient::adopt(const JournalEntry& entry, const 
         record.status = static_cast<std::uint8_t>(StakeStatus::kActive);
       }
       K3S_TRY(remember(record, result.digest));
+      adopted_record_ = record;
       break;
     }
   }
@@ -273,7 +267,7 @@ Result<std::string> StakingClient::settle_pending(const Progress& progress) {
                         " and run the command again");
 }
 
-Result<StakeOutcome> StakingClient::stake(std::uint64_t amount, const Progress& progress) {
+Result<StakeOutcome> StakingClient::stake(std::uint64_t amount, const Progress& progress, const Confirm& confirm) {
   K3S_TRY(fs::ensure_dir(settings_.state_dir, 0700));
   auto lock = fs::FileLock::acquire(settings_.state_dir / kJournalFile, /*wait=*/false);
   if (!lock.ok()) {
@@ -296,13 +290,16 @@ Result<StakeOutcome> StakingClient::stake(std::uint64_t amount, const Progress& 
     return outcome;
   }
   if (amount == 0) return make_error(ErrorKind::kUsage, "the stake amount must be more than 0 MIST");
+  if (confirm) {
+    K3S_TRY(confirm("Stake " + format_mist(amount) + " for node " + settings_.node_id + " from " + key_.address().to_hex() + "?"));
+  }
 
   K3S_ASSIGN(std::uint64_t price, chain_.reference_gas_price());
   K3S_ASSIGN(SharedObjectRef pool, shared_ref(settings_.pool, "staking pool (sui.staking_pool_id)"));
   K3S_ASSIGN(GasData gas, select_gas(amount, price));
   StakeTxInputs inputs{key_.address(), pool, amount, settings_.node_id, gas};
   Bytes bytes = build_stake_transaction(settings_, inputs).to_bcs();
-  report(progress, "built", "stake of " + mist(amount) + " for node " + settings_.node_id + " (gas price " +
+  report(progress, "built", "stake of " + format_mist(amount) + " for node " + settings_.node_id + " (gas price " +
                                 std::to_string(price) + ", " + std::to_string(gas.payment.size()) + " gas coin(s))");
   K3S_ASSIGN(TransactionResult simulated, chain_.simulate(bytes));
   if (!simulated.success) {
@@ -317,8 +314,12 @@ Result<StakeOutcome> StakingClient::stake(std::uint64_t amount, const Progress& 
   entry.tx = sign_transaction(key_, std::move(bytes));
   entry.gas_payment = gas.payment;
   entry.signed_at_ms = now_unix_ms();
+  adopted_record_.reset();
   K3S_ASSIGN(TransactionResult result, submit(entry, progress));
-  K3S_ASSIGN(auto record, find_record());
+  std::optional<StakeRecord> record = adopted_record_;
+  if (!record) {
+    K3S_ASSIGN(record, find_record());
+  }
   if (!record) {
     return make_error(ErrorKind::kProtocol, "stake transaction " + result.digest +
                                                 " succeeded but created no " + settings_.record_type());
@@ -331,7 +332,7 @@ Result<StakeOutcome> StakingClient::stake(std::uint64_t amount, const Progress& 
   return outcome;
 }
 
-Result<UnstakeOutcome> StakingClient::unstake(const Progress& progress) {
+Result<UnstakeOutcome> StakingClient::unstake(const Progress& progress, const Confirm& confirm) {
   K3S_TRY(fs::ensure_dir(settings_.state_dir, 0700));
   auto lock = fs::FileLock::acquire(settings_.state_dir / kJournalFile, /*wait=*/false);
   if (!lock.ok()) {
@@ -364,13 +365,17 @@ Result<UnstakeOutcome> StakingClient::unstake(const Progress& progress) {
                                                 "); unstake again once epoch " + std::to_string(record.locked_until) +
                                                 " has begun");
   }
+  if (confirm) {
+    K3S_TRY(confirm("Withdraw " + format_mist(record.amount) + " staked for node " + settings_.node_id + " to " +
+                    key_.address().to_hex() + "?"));
+  }
   K3S_ASSIGN(std::uint64_t price, chain_.reference_gas_price());
   K3S_ASSIGN(SharedObjectRef pool, shared_ref(settings_.pool, "staking pool (sui.staking_pool_id)"));
   SharedObjectRef record_ref{record.id, record.initial_shared_version, true};
   K3S_ASSIGN(GasData gas, select_gas(0, price));
   UnstakeTxInputs inputs{key_.address(), pool, record_ref, gas};
   Bytes bytes = build_unstake_transaction(settings_, inputs).to_bcs();
-  report(progress, "built", "withdrawal of " + mist(record.amount) + " from StakeRecord " + record.id.to_hex());
+  report(progress, "built", "withdrawal of " + format_mist(record.amount) + " from StakeRecord " + record.id.to_hex());
   K3S_ASSIGN(TransactionResult simulated, chain_.simulate(bytes));
   if (!simulated.success) {
     return make_error(ErrorKind::kRejected, "the unstake transaction would fail (" +

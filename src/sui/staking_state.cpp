@@ -1,4 +1,6 @@
 // Staking: names, StakeRecord parsing, transaction builders, and the journal and state files.
+#include <cstdio>
+
 #include "k3s_daas/config.hpp"
 #include "k3s_daas/fs.hpp"
 #include "k3s_daas/staking.hpp"
@@ -35,6 +37,14 @@ Result<ObjectRef> ref_from_json(const json& j) {
 }
 
 }  // namespace
+
+std::string format_mist(std::uint64_t amount) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%llu MIST (%llu.%09llu SUI)", static_cast<unsigned long long>(amount),
+                static_cast<unsigned long long>(amount / 1'000'000'000ull),
+                static_cast<unsigned long long>(amount % 1'000'000'000ull));
+  return buf;
+}
 
 std::string stake_status_name(std::uint8_t status) {
   switch (status) {

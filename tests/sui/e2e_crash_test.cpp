@@ -38,13 +38,16 @@ TEST_CASE("sui e2e: SIGKILL while the submission hangs, then stake again") {
 
 TEST_CASE("sui e2e: SIGKILL after the chain executed it, then stake again") {
   if (!peers_installed()) return;
-  Devnet devnet;
+  Devnet devnet({"--extra-ports", "1"});
   NodeOptions options;
   options.request_timeout_ms = 30000;
+  options.urls = devnet.urls("graphql");
   Node node(devnet, "crash-after-exec", options);
-  // The chain executes the transaction, then the connection resets and every re-send hangs.
-  devnet.fault({{"kind", "execute_then_reset"}, {"count", 1}, {"target", "graphql"}, {"method", "executeTransaction"}});
-  devnet.fault({{"kind", "hang"}, {"count", -1}, {"target", "graphql"}, {"method", "executeTransaction"}});
+  // The first endpoint executes the transaction, then its connection resets (every time: libcurl
+  // itself re-sends once on a reused connection); the re-send of the same bytes to the second
+  // endpoint hangs, and the process is killed there.
+  devnet.fault({{"kind", "execute_then_reset"}, {"count", -1}, {"port", devnet.port(0)}, {"method", "executeTransaction"}});
+  devnet.fault({{"kind", "hang"}, {"count", -1}, {"port", devnet.port(1)}, {"method", "executeTransaction"}});
   auto killed = node.run({"stake", "--yes"}, std::chrono::seconds(4));
   CHECK(killed.exit_code == 128 + 9);
   REQUIRE(node.journal_pending());

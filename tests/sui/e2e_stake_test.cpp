@@ -71,6 +71,15 @@ TEST_CASE("sui e2e: stake, status, unstake over GraphQL and JSON-RPC") {
     CHECK(twice.err.find("already withdrawn") != std::string::npos);
     CHECK(devnet.count_calls(node.address(), "stake_for_node") == 1);
     CHECK(devnet.count_calls(node.address(), "withdraw_stake") == 1);
+
+    // After a withdrawal the node may stake again: a new record.
+    auto restaked = node.run({"--json", "stake", "--yes"});
+    REQUIRE(restaked.exit_code == 0);
+    auto restaked_doc = json::parse(restaked.out);
+    CHECK(restaked_doc.at("result") == "staked");
+    CHECK(restaked_doc.at("stake_record_id") != doc.at("stake").at("id"));
+    CHECK(node.run({"status"}).exit_code == 0);
+    CHECK(devnet.count_calls(node.address(), "stake_for_node") == 2);
   }
 }
 
