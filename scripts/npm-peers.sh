@@ -9,4 +9,6 @@ fi
 if [ -d node_modules/@mysten/sui ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
   exit 0
 fi
-npm ci --no-audit --no-fund --loglevel=error
+# `npm install` (not `npm ci`): npm 11's ci refuses this lock file over the optional,
+# platform-specific cbor-extract packages it never records; install still follows the lock.
+npm install --no-audit --no-fund --loglevel=error
