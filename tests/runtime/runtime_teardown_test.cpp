@@ -203,3 +203,39 @@ TEST_CASE("runtime_teardown: with our containerd dead as well, shims are found b
   CHECK(t::processes_with_cmdline({"/bin/sleep", "727272"}).empty());
   CHECK(t::wait_until([&] { return !t::process_alive(k3s_pid); }, 10s));
 }
+
+TEST_CASE("runtime_teardown: an ordinary stop leaves pods' containers and data in place; teardown later removes them") {
+  K3S_REQUIRE_CONTAINERD(true);
+  t::TempDir dir;
+  t::NodeLeftoverGuard guard{dir.path()};
+  auto options = t::test_node_options(dir.path());
+  sv::Supervisor s(t::runtime_test_limits());
+  auto node = rt::WorkerNode::create(s, options);
+  REQUIRE(node.ok());
+  REQUIRE((*node)->start_runtime().ok());
+  REQUIRE((*node)->start_k3s().ok());
+  REQUIRE(s.run_until([&] { return s.is_up("k3s-agent"); }, 30s));
+  pid_t containerd_pid = s.status("containerd")->pid;
+  REQUIRE(t::ctr_run_sleep(options.runtime.socket, dir.path(), t::unique_id("pod-kept"), "454545") == "");
+  REQUIRE(s.run_until([&] { return (*node)->runtime().running_containers().value_or(0) == 1; }, 20s));
+  auto volume = dir / "kubelet" / "pods" / "p1" / "volumes" / "kubernetes.io~empty-dir" / "data";
+  std::filesystem::create_directories(volume);
+  REQUIRE(::mount("tmpfs", volume.c_str(), "tmpfs", 0, "size=1m") == 0);
+  std::ofstream(volume / "state") << "pod data";
+
+  MESSAGE("ordinary stop (what SIGTERM to the agent does): k3s and containerd stop, pods stay");
+  REQUIRE((*node)->stop(30s));
+  CHECK(!t::process_alive(containerd_pid));
+  CHECK(t::processes_with_cmdline({"/bin/sleep", "454545"}).size() == 1);  // the workload still runs
+  CHECK(rt::teardown::find_shims({options.runtime.socket.string()}, 0).size() == 1);
+  CHECK(t::mounts_under(dir / "kubelet").size() == 1);
+  CHECK(t::read_file(volume / "state") == "pod data");
+
+  MESSAGE("a teardown (slash or unstake) afterwards still removes them, from the pid files");
+  auto report = (*node)->teardown();
+  CHECK(report.errors.empty());
+  CHECK(t::processes_with_cmdline({"/bin/sleep", "454545"}).empty());
+  CHECK(rt::teardown::find_shims({options.runtime.socket.string()}, 0).empty());
+  CHECK(t::mounts_under(dir / "kubelet").empty());
+  CHECK(sv::proc::zombie_children(::getpid()).empty());
+}
