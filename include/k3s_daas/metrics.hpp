@@ -7,6 +7,7 @@
 #include <string>
 
 #include "k3s_daas/result.hpp"
+#include "k3s_daas/supervisor.hpp"
 
 namespace prometheus {
 class Counter;
@@ -55,6 +56,10 @@ class Metrics {
   int bound_port() const;
 
   Handles& handles() { return handles_; }
+  // Feeds the node gauges and counters from the supervisor's snapshot: k3s_up / runtime_up
+  // (ready), restarts (increments since the last call), crash_loop (any child in crash-loop).
+  void record_children(const std::vector<supervisor::ChildStatus>& children);
+
   // The text exposition of every metric (what a scrape returns).
   std::string render() const;
 
@@ -62,6 +67,8 @@ class Metrics {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   Handles handles_;
+  unsigned seen_k3s_restarts_ = 0;
+  unsigned seen_runtime_restarts_ = 0;
 };
 
 }  // namespace k3s_daas::metrics

@@ -70,6 +70,26 @@ int Metrics::bound_port() const {
   return ports.empty() ? 0 : ports.front();
 }
 
+void Metrics::record_children(const std::vector<supervisor::ChildStatus>& children) {
+  bool any_crash_loop = false;
+  for (const auto& child : children) {
+    any_crash_loop = any_crash_loop || child.crash_loop;
+    bool up = child.state == supervisor::State::kReady;
+    if (child.name == "k3s-agent") {
+      handles_.k3s_up->Set(up ? 1 : 0);
+      if (child.restarts > seen_k3s_restarts_) handles_.k3s_restarts->Increment(child.restarts - seen_k3s_restarts_);
+      seen_k3s_restarts_ = child.restarts;
+    } else {
+      handles_.runtime_up->Set(up ? 1 : 0);
+      if (child.restarts > seen_runtime_restarts_) {
+        handles_.runtime_restarts->Increment(child.restarts - seen_runtime_restarts_);
+      }
+      seen_runtime_restarts_ = child.restarts;
+    }
+  }
+  handles_.crash_loop->Set(any_crash_loop ? 1 : 0);
+}
+
 std::string Metrics::render() const {
   prometheus::TextSerializer serializer;
   return serializer.Serialize(impl_->registry->Collect());

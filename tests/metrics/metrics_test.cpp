@@ -39,3 +39,29 @@ TEST_CASE("an address that cannot be bound is a config error naming it") {
   CHECK(none.serve("").ok());
   CHECK(none.bound_port() == 0);
 }
+
+TEST_CASE("supervisor snapshots feed the node metrics, crash-loop included") {
+  metrics::Metrics m;
+  supervisor::ChildStatus k3s;
+  k3s.name = "k3s-agent";
+  k3s.state = supervisor::State::kCrashLoop;
+  k3s.restarts = 6;
+  k3s.crash_loop = true;
+  supervisor::ChildStatus containerd;
+  containerd.name = "containerd";
+  containerd.state = supervisor::State::kReady;
+  m.record_children({k3s, containerd});
+  auto text = m.render();
+  CHECK(text.find("k3s_daas_crash_loop 1") != std::string::npos);
+  CHECK(text.find("k3s_daas_k3s_up 0") != std::string::npos);
+  CHECK(text.find("k3s_daas_runtime_up 1") != std::string::npos);
+  CHECK(text.find("k3s_daas_k3s_restarts_total 6") != std::string::npos);
+  k3s.state = supervisor::State::kReady;
+  k3s.crash_loop = false;
+  k3s.restarts = 7;
+  m.record_children({k3s, containerd});
+  text = m.render();
+  CHECK(text.find("k3s_daas_crash_loop 0") != std::string::npos);
+  CHECK(text.find("k3s_daas_k3s_up 1") != std::string::npos);
+  CHECK(text.find("k3s_daas_k3s_restarts_total 7") != std::string::npos);
+}
