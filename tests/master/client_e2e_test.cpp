@@ -3,6 +3,8 @@
 // answers of every fault kind are rejected, counted and never acted on; TLS and attestation
 // refusals.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <sys/stat.h>
 
@@ -85,7 +87,24 @@ TEST_CASE("attest, register, 100 heartbeats on one mutual-TLS connection, deregi
   const std::string token = worker.token(client);
   auto node = collect_node_info();
   REQUIRE(node.ok());
+  // Everything the client logs while registering, at trace level, goes to a file we read back.
+  k3s_daas::log::Options trace;
+  trace.level = "trace";
+  trace.sink = k3s_daas::log::Sink::kStderr;
+  REQUIRE(k3s_daas::log::init(trace).ok());
+  std::fflush(stderr);
+  TempDir log_dir;
+  int saved_stderr = ::dup(2);
+  int log_fd = ::open((log_dir / "stderr.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ::dup2(log_fd, 2);
   auto registered = client.register_worker(token, node.value());
+  std::fflush(stderr);
+  ::dup2(saved_stderr, 2);
+  ::close(saved_stderr);
+  ::close(log_fd);
+  trace.level = "info";
+  REQUIRE(k3s_daas::log::init(trace).ok());
+  auto logged = read_file(log_dir / "stderr.log");
   REQUIRE_MESSAGE(registered.ok(), registered.error().message);
   const RegisterAck& ack = registered.value();
   CHECK(ack.node_id == "worker-1");
@@ -98,6 +117,9 @@ TEST_CASE("attest, register, 100 heartbeats on one mutual-TLS connection, deregi
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(read_file(ack.join_token_file) == ack.join_token);
   CHECK(k3s_daas::log::redact("token=" + ack.join_token).find(ack.join_token) == std::string::npos);
+  MESSAGE("trace log of the registration: " << logged.size() << " bytes");
+  CHECK(logged.find(ack.join_token.substr(ack.join_token.find("::"))) == std::string::npos);
+  CHECK(logged.find(token.substr(7, 40)) == std::string::npos);  // no part of the seal token
   CHECK(k3s_daas::log::redact(token).find(token) == std::string::npos);
 
   auto state = peer.state();
