@@ -36,3 +36,25 @@ Result<std::optional<SlashMarker>> read_slash_marker(const std::filesystem::path
 Status clear_slash_marker(const std::filesystem::path& state_dir);
 
 }  // namespace k3s_daas::daemon
+
+namespace k3s_daas::daemon {
+
+// <state_dir>/runtime-status.json: the running daemon's view for `k3s-daas status` (atomic writes).
+inline constexpr const char* kRuntimeStatusFile = "runtime-status.json";
+// <state_dir>/slash-cursor.json: where the SlashEvent query continues after a restart.
+inline constexpr const char* kSlashCursorFile = "slash-cursor.json";
+// Test-only switch (docs/daemon.md): "1" turns containerd's CRI plugin off, keeps the teardown
+// inside the configured folders (no /var/lib/kubelet, /run/k3s, kubepods cgroups) and shortens
+// the supervisor's stop and teardown limits. Never set it on a real node.
+inline constexpr const char* kTestModeEnv = "K3S_DAAS_TEST_MODE";
+
+struct RunOptions {
+  std::filesystem::path config_path;
+  std::string log_level;  // --log-level; empty = the config's log.level
+};
+
+// `k3s-daas run`: the start-up stages, the main loop, the stop. Returns the process exit code
+// (protocol.md section 6).
+int run(const RunOptions& options);
+
+}  // namespace k3s_daas::daemon
