@@ -75,4 +75,4 @@ echo "-- a seal token for the attested enclave, verified against the chain"
 "$AGENT" --config "$cfg" seal-token verify - --audience "$enclave_key" < "$WORK/seal.token"
 rm -f "$WORK/seal.token"
 
-echo "-- not yet: \`k3s-daas run\` (the daemon joining all of this) comes in a later release"
+echo "-- next: \`k3s-daas run\` joins all of this with containerd and the k3s agent (needs a real k3s binary; see docs/daemon.md)"
