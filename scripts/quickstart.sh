@@ -14,7 +14,7 @@ echo "== building"
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target k3s-daas
+cmake --build build -j"$(nproc)" --target k3s-daas fake-k3s
 agent="$root/build/k3s-daas"
 
 work=$(mktemp -d /tmp/k3s-daas-quickstart-XXXXXX)
@@ -28,6 +28,7 @@ echo "== a config of your own ($work/config.json)"
 
 if [ -x scripts/quickstart-e2e.sh ]; then
   echo "== end to end against the local peers"
-  AGENT="$agent" WORK="$work" bash scripts/quickstart-e2e.sh
+  AGENT="$agent" WORK="$work" FAKE_K3S="$(find "$root/build" -name fake-k3s -type f -executable | head -1)" \
+    bash scripts/quickstart-e2e.sh
 fi
 echo "== done"
