@@ -4,11 +4,14 @@
 #include <chrono>
 #include <cstdint>
 #include <random>
+#include <string>
 
 namespace k3s_daas {
 
 // Wall-clock milliseconds since the Unix epoch.
 std::int64_t now_unix_ms();
+// "2026-11-23T10:32:26.871Z" for a Unix time in milliseconds (UTC).
+std::string format_utc_ms(std::int64_t unix_ms);
 // Monotonic milliseconds (for timeouts and intervals; never for timestamps sent to peers).
 std::int64_t monotonic_ms();
 

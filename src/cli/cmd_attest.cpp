@@ -23,14 +23,6 @@ struct AttestOptions {
   std::uint64_t max_age_s = 0;
 };
 
-std::string iso_ms(std::int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  if (gmtime_r(&seconds, &tm) == nullptr) return std::to_string(ms);
-  char buffer[64];
-  std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  return std::string(buffer, n) + "." + std::to_string(1000 + ms % 1000).substr(1) + "Z";
-}
 
 nlohmann::json optional_hex(const std::optional<Bytes>& bytes) {
   return bytes ? nlohmann::json(hex_encode(*bytes)) : nlohmann::json(nullptr);
@@ -152,7 +144,7 @@ int run_attest(Context& ctx, const AttestOptions& o) {
       {"source", source},
       {"module_id", doc.module_id},
       {"timestamp_ms", doc.timestamp_ms},
-      {"timestamp", iso_ms(static_cast<std::int64_t>(doc.timestamp_ms))},
+      {"timestamp", format_utc_ms(static_cast<std::int64_t>(doc.timestamp_ms))},
       {"digest", doc.digest},
       {"tagged", doc.tagged},
       {"debug_mode", doc.debug_mode()},
@@ -172,8 +164,8 @@ int run_attest(Context& ctx, const AttestOptions& o) {
   std::ostringstream text;
   text << "attestation document: valid\n"
        << "  module_id:   " << doc.module_id << "\n"
-       << "  timestamp:   " << iso_ms(static_cast<std::int64_t>(doc.timestamp_ms)) << " (" << doc.timestamp_ms << ")\n"
-       << "  checked at:  " << iso_ms(checked_at) << (o.at_ms != 0 ? " (--at)" : "") << "\n"
+       << "  timestamp:   " << format_utc_ms(static_cast<std::int64_t>(doc.timestamp_ms)) << " (" << doc.timestamp_ms << ")\n"
+       << "  checked at:  " << format_utc_ms(checked_at) << (o.at_ms != 0 ? " (--at)" : "") << "\n"
        << "  root:        " << verifier->root_subject() << (verifier->is_aws_root() ? " (pinned AWS Nitro root G1)" : "")
        << "\n";
   if (leaf.ok()) text << "  certificate: " << leaf->subject << ", valid " << leaf->not_before << " .. " << leaf->not_after << "\n";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 
 namespace k3s_daas {
 
@@ -9,6 +10,16 @@ std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::string format_utc_ms(std::int64_t unix_ms) {
+  std::int64_t millis = ((unix_ms % 1000) + 1000) % 1000;
+  std::time_t seconds = static_cast<std::time_t>((unix_ms - millis) / 1000);
+  std::tm tm{};
+  if (gmtime_r(&seconds, &tm) == nullptr) return std::to_string(unix_ms) + " ms";
+  char buffer[64];
+  std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+  return std::string(buffer, n) + "." + std::to_string(1000 + millis).substr(1) + "Z";
 }
 
 std::int64_t monotonic_ms() {

@@ -14,6 +14,7 @@
 #include <regex>
 #include <unistd.h>
 
+#include "k3s_daas/clock.hpp"
 #include "k3s_daas/encoding.hpp"
 
 namespace k3s_daas::log {
@@ -51,14 +52,7 @@ int syslog_priority(spdlog::level::level_enum level) {
 }
 
 std::string iso_time(std::chrono::system_clock::time_point tp) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm {};
-  gmtime_r(&secs, &tm);
-  char buffer[96];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buffer;
+  return format_utc_ms(std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count());
 }
 
 // Every category's logger writes through this sink: it redacts, then formats as text, JSON

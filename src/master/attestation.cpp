@@ -52,15 +52,6 @@ Error reject(Check* failed, Check check, const std::string& why) {
   return make_error(ErrorKind::kVerify, std::string("attestation check '") + check_name(check) + "' failed: " + why);
 }
 
-std::string iso_from_ms(std::int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  if (gmtime_r(&seconds, &tm) == nullptr) return std::to_string(ms) + " ms";
-  char buffer[64];
-  std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string millis = std::to_string(1000 + ms % 1000).substr(1);
-  return std::string(buffer, n) + "." + millis + "Z";
-}
 
 Bytes bstr_bytes(const cbor_item_t* item) {
   const unsigned char* data = cbor_bytestring_handle(item);
@@ -538,7 +529,7 @@ Result<Document> Verifier::verify(ByteView cose, const Policy& policy, Check* fa
     ERR_clear_error();
     return reject(failed, Check::kChain,
                   std::string(X509_verify_cert_error_string(code)) + " (certificate " + where + ", at the document time " +
-                      iso_from_ms(static_cast<std::int64_t>(doc.timestamp_ms)) + ")");
+                      format_utc_ms(static_cast<std::int64_t>(doc.timestamp_ms)) + ")");
   }
 
   K3S_TRY(verify_cose_signature(doc, leaf.get(), failed));
@@ -555,26 +546,26 @@ Result<Document> Verifier::verify(ByteView cose, const Policy& policy, Check* fa
         return reject(failed, Check::kExpired,
                       "certificate " + certificate_subject(cert) + " expired at " +
                           asn1_time_iso(X509_get0_notAfter(cert)) + ", before the verification time " +
-                          iso_from_ms(now_ms) + " (the document is from " +
-                          iso_from_ms(static_cast<std::int64_t>(doc.timestamp_ms)) + ")");
+                          format_utc_ms(now_ms) + " (the document is from " +
+                          format_utc_ms(static_cast<std::int64_t>(doc.timestamp_ms)) + ")");
       }
       if (ASN1_TIME_cmp_time_t(X509_get0_notBefore(cert), now_t) > 0) {
         return reject(failed, Check::kExpired,
                       "certificate " + certificate_subject(cert) + " is not valid before " +
-                          asn1_time_iso(X509_get0_notBefore(cert)) + ", after the verification time " + iso_from_ms(now_ms));
+                          asn1_time_iso(X509_get0_notBefore(cert)) + ", after the verification time " + format_utc_ms(now_ms));
       }
     }
   }
   auto timestamp = static_cast<std::int64_t>(doc.timestamp_ms);
   if (timestamp > now_ms + kMaxFutureSkewMs) {
     return reject(failed, Check::kTimestamp,
-                  "the document timestamp " + iso_from_ms(timestamp) + " lies after the verification time " +
-                      iso_from_ms(now_ms));
+                  "the document timestamp " + format_utc_ms(timestamp) + " lies after the verification time " +
+                      format_utc_ms(now_ms));
   }
   if (policy.max_age_ms && now_ms - timestamp > static_cast<std::int64_t>(*policy.max_age_ms)) {
     return reject(failed, Check::kFreshness,
                   "the document is " + std::to_string((now_ms - timestamp) / 1000) + " s old (from " +
-                      iso_from_ms(timestamp) + "), more than max_age " + std::to_string(*policy.max_age_ms / 1000) + " s");
+                      format_utc_ms(timestamp) + "), more than max_age " + std::to_string(*policy.max_age_ms / 1000) + " s");
   }
   if (doc.debug_mode() && !policy.allow_debug) {
     return reject(failed, Check::kDebugMode,

@@ -144,3 +144,9 @@ TEST_CASE("Result and error exit codes") {
   CHECK(make_error(ErrorKind::kNetwork, "").transient());
   CHECK_FALSE(make_error(ErrorKind::kRejected, "").transient());
 }
+
+TEST_CASE("format_utc_ms") {
+  CHECK(format_utc_ms(1744683923696) == "2025-04-15T02:25:23.696Z");
+  CHECK(format_utc_ms(0) == "1970-01-01T00:00:00.000Z");
+  CHECK(format_utc_ms(-1) == "1969-12-31T23:59:59.999Z");
+}
