@@ -43,7 +43,9 @@ spdlog::logger& get(Category category);
 
 // Every later log line has `secret` replaced by "[REDACTED]". Empty and very short strings are
 // ignored (they would redact ordinary text).
-void register_secret(std::string_view secret);
+// With a slot name ("seal-token", "join-token"), the secret replaces the slot's previous value,
+// so renewed tokens do not make the list grow for the life of the daemon.
+void register_secret(std::string_view secret, std::string_view slot = {});
 void clear_registered_secrets();  // tests only
 
 // Redacts registered secrets and secret-shaped substrings: suiprivkey1..., K10...::... join

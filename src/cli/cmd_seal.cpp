@@ -108,7 +108,7 @@ int run_verify(Context& ctx, const SealOptions& o) {
     std::getline(std::cin, text);
   }
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  log::register_secret(text);
+  log::register_secret(text, "seal-token");
 
   std::optional<config::Config> config;
   if (!o.no_chain) {

@@ -31,6 +31,11 @@ std::vector<std::string>& secrets() {
   return list;
 }
 
+std::map<std::string, std::string>& slots() {
+  static std::map<std::string, std::string> by_slot;
+  return by_slot;
+}
+
 thread_local std::vector<std::pair<std::string, std::string>> t_fields;
 
 struct SinkSettings {
@@ -229,9 +234,13 @@ Status init(const Options& options) {
 
 spdlog::logger& get(Category category) { return *registry().loggers.at(category); }
 
-void register_secret(std::string_view secret) {
+void register_secret(std::string_view secret, std::string_view slot) {
   if (secret.size() < kMinSecretLength) return;
   std::lock_guard<std::mutex> lock(secrets_mutex());
+  if (!slot.empty()) {
+    slots()[std::string(slot)] = std::string(secret);
+    return;
+  }
   for (const auto& known : secrets()) {
     if (known == secret) return;
   }
@@ -241,19 +250,22 @@ void register_secret(std::string_view secret) {
 void clear_registered_secrets() {
   std::lock_guard<std::mutex> lock(secrets_mutex());
   secrets().clear();
+  slots().clear();
 }
 
 std::string redact(std::string_view text) {
   std::string out(text);
   {
     std::lock_guard<std::mutex> lock(secrets_mutex());
-    for (const auto& secret : secrets()) {
+    auto hide = [&out](const std::string& secret) {
       size_t pos = 0;
       while ((pos = out.find(secret, pos)) != std::string::npos) {
         out.replace(pos, secret.size(), "[REDACTED]");
         pos += 10;
       }
-    }
+    };
+    for (const auto& secret : secrets()) hide(secret);
+    for (const auto& [slot, secret] : slots()) hide(secret);
   }
   // Cheap pre-checks keep the regexes off ordinary lines.
   static const std::regex kSuiPrivateKey("suiprivkey1[02-9ac-hj-np-z]*");

@@ -334,7 +334,7 @@ Result<TrustedMaster> MasterClient::attest() {
 Result<RegisterAck> MasterClient::register_worker(const std::string& seal_token, const NodeInfo& node) {
   Impl& s = *impl_;
   K3S_TRY(s.require_trust("register"));
-  log::register_secret(seal_token);
+  log::register_secret(seal_token, "seal-token");
   auto ack = s.with_retry<RegisterAck>("register", [&]() -> Attempt<RegisterAck> {
     auto nonce = random_bytes(kNonceBytes);
     if (!nonce.ok()) return {nonce.error(), false};
@@ -358,7 +358,7 @@ Result<RegisterAck> MasterClient::register_worker(const std::string& seal_token,
   });
   if (!ack.ok()) return ack.error();
   RegisterAck& value = ack.value();
-  log::register_secret(value.join_token);
+  log::register_secret(value.join_token, "join-token");
   if (!s.options.state_dir.empty()) {
     K3S_TRY(fs::ensure_dir(s.options.state_dir, 0700));
     value.join_token_file = s.options.state_dir / kJoinTokenFileName;
@@ -377,7 +377,7 @@ Result<RegisterAck> MasterClient::register_worker(const std::string& seal_token,
 Result<HeartbeatAck> MasterClient::heartbeat(const std::string& seal_token, const HeartbeatReport& report) {
   Impl& s = *impl_;
   K3S_TRY(s.require_trust("heartbeat"));
-  log::register_secret(seal_token);
+  log::register_secret(seal_token, "seal-token");
   return s.with_retry<HeartbeatAck>("heartbeat", [&]() -> Attempt<HeartbeatAck> {
     const std::uint64_t seq = s.next_seq();  // a fresh one per attempt: the master may have seen the last
     auto answer = s.exchange("heartbeat", s.post("/api/v1/nodes/heartbeat",
@@ -403,7 +403,7 @@ Result<HeartbeatAck> MasterClient::heartbeat(const std::string& seal_token, cons
 Result<DeregisterAck> MasterClient::deregister(const std::string& seal_token, const std::string& reason) {
   Impl& s = *impl_;
   K3S_TRY(s.require_trust("deregister"));
-  log::register_secret(seal_token);
+  log::register_secret(seal_token, "seal-token");
   return s.with_retry<DeregisterAck>("deregister", [&]() -> Attempt<DeregisterAck> {
     auto answer = s.exchange("deregister", s.post("/api/v1/deregister",
                                                     deregister_body(s.options.node_id, seal_token, reason), ""));

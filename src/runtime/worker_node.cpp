@@ -77,7 +77,7 @@ Status WorkerNode::start_k3s() {
   if (token.empty()) {
     return make_error(ErrorKind::kIo, "k3s token file " + k3s.token_file.string() + " is empty");
   }
-  log::register_secret(token);
+  log::register_secret(token, "join-token");
   K3S_ASSIGN(auto argv, k3s_agent_argv(k3s, runtime_->k3s_flags()));
   K3S_ASSIGN(auto env, k3s_agent_env(k3s));
   // Belt and braces: the token itself must appear nowhere in what k3s is given.

@@ -146,7 +146,7 @@ Result<Token> issue(const crypto::Ed25519Keypair& key, const IssueOptions& optio
   Bytes payload = p.encode();
   token.signature = key.sign_personal_message(payload);
   token.text = std::string(kPrefix) + base64url_encode(payload) + "." + base64url_encode(token.signature);
-  log::register_secret(token.text);
+  log::register_secret(token.text, "seal-token");
   return token;
 }
 

@@ -44,6 +44,15 @@ TEST_CASE("registered secrets are redacted; short strings are ignored") {
   CHECK(log::redact("plain-secret-value") == "plain-secret-value");
 }
 
+TEST_CASE("a secret slot holds one value: renewals replace it") {
+  log::clear_registered_secrets();
+  log::register_secret("first-token-value", "seal-token");
+  log::register_secret("second-token-value", "seal-token");
+  CHECK(log::redact("second-token-value") == "[REDACTED]");
+  CHECK(log::redact("first-token-value") == "first-token-value");
+  log::clear_registered_secrets();
+}
+
 TEST_CASE("level specs: base level and per-category overrides") {
   CHECK(log::validate_level_spec("info").ok());
   CHECK(log::validate_level_spec("info,sui=debug,master=trace").ok());
