@@ -86,6 +86,9 @@ if [ -n "${FAKE_K3S:-}" ] && [ -x "${FAKE_K3S}" ] && [ "$(id -u)" -eq 0 ] && [ -
   set_key runtime.root_dir "$WORK/state/containerd-root"
   set_key master.heartbeat_interval_ms 1000
   set_key metrics.listen ""
+  # The master tells workers how often to beat; ask the stand-in for every second.
+  curl -sS -X POST -H 'Content-Type: application/json' --data '{"heartbeat_interval_ms":1000}' \
+    "$(field "$master" admin)/admin/settings" >/dev/null
   # Test mode: containerd without its CRI plugin and teardown kept inside these folders.
   K3S_DAAS_TEST_MODE=1 "$AGENT" --config "$cfg" run > "$WORK/run.log" 2>&1 &
   run_pid=$!

@@ -16,10 +16,12 @@
 namespace k3s_daas::supervisor::proc {
 namespace {
 
+// /proc files of a process that exits while we read fail with ESRCH: a read error is "gone",
+// never an exception (std::istreambuf_iterator throws there).
 std::optional<std::string> slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  auto content = fs::read_file(path, 1u << 20);
+  if (!content.ok()) return std::nullopt;
+  return std::move(content).value();
 }
 
 }  // namespace
