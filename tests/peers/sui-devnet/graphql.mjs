@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSchema, graphql, GraphQLError, parse, getOperationAST } from 'graphql';
+import { buildSchema, execute, validate, GraphQLError, parse, getOperationAST } from 'graphql';
 import { GrpcTypes } from '@mysten/sui/grpc';
 import { verifyTransactionSignature, verifyPersonalMessageSignature } from '@mysten/sui/verify';
 import { UserInputError, MAX_GAS_BUDGET } from './chain.mjs';
@@ -22,6 +22,7 @@ import {
 	encodeCursor,
 	decodeCursor,
 } from './util.mjs';
+import { limits, pageLimits, checkRequestSize, checkDocument, LimitError } from './limits.mjs';
 
 /** Loads the Sui GraphQL schema that ships inside the installed @mysten/sui package. */
 export function loadSchema() {
@@ -31,8 +32,6 @@ export function loadSchema() {
 	return buildSchema(fs.readFileSync(file, 'utf8'));
 }
 
-const MAX_PAGE = 50;
-const DEFAULT_PAGE = 20;
 
 function gqlError(message, code = 'BAD_USER_INPUT') {
 	return new GraphQLError(message, { extensions: { code } });
@@ -47,12 +46,12 @@ function num(v) {
 }
 
 /** Relay-style pagination over an ordered list; keyOf gives each item's stable cursor key. */
-export function paginate(items, args = {}, keyOf = (_x, i) => i, makeNode = (x) => x) {
+export function paginate(items, args = {}, keyOf = (_x, i) => i, makeNode = (x) => x, pageSize = pageLimits('', '')) {
 	const { first, after, last, before } = args ?? {};
 	if (first != null && last != null) throw gqlError("'first' and 'last' must not be used together");
 	for (const [n, v] of [['first', first], ['last', last]]) {
 		if (v != null && (v < 0 || !Number.isInteger(v))) throw gqlError(`'${n}' must be a non-negative integer`);
-		if (v != null && v > MAX_PAGE) throw gqlError(`Page size is too large: ${v} > ${MAX_PAGE}`);
+		if (v != null && v > pageSize.max && limits().enabled) throw gqlError(`Page size is too large: ${v} > ${pageSize.max}`);
 	}
 	const keyed = items.map((x, i) => ({ x, k: keyOf(x, i) }));
 	const cursorKey = (c, which) => {
@@ -74,7 +73,7 @@ export function paginate(items, args = {}, keyOf = (_x, i) => i, makeNode = (x) 
 	let start = lo;
 	let end = hi;
 	if (last != null) start = Math.max(lo, hi - last);
-	else end = Math.min(hi, lo + (first ?? DEFAULT_PAGE));
+	else end = Math.min(hi, lo + (first ?? pageSize.default));
 	const page = keyed.slice(start, end);
 	const edges = page.map(({ x, k }) => ({ cursor: encodeCursor({ k }), node: makeNode(x) }));
 	return {
@@ -1064,7 +1063,7 @@ class EffectsView {
 			idDeleted: c.idOp === 'Deleted',
 			inputState: c.input ? new ObjectView(this.ctx, c.input) : null,
 			outputState: c.output ? new ObjectView(this.ctx, c.output) : null,
-		}));
+		}), pageLimits('TransactionEffects', 'objectChanges'));
 	}
 	events(args) {
 		return paginate(this.rec.events, args, (e) => e.eventSeq, (e) => new EventView(this.ctx, e, this.rec, { fresh: this.fresh }));
@@ -1217,18 +1216,26 @@ function toGqlError(e) {
 
 // ---- root ----------------------------------------------------------------------------------
 
-function rootValue() {
+function rootValue(ctx0) {
 	return {
 		chainIdentifier: (_a, ctx) => ctx.chain.chainIdentifier,
-		serviceConfig: () => ({
-			maxPageSize: () => MAX_PAGE,
-			defaultPageSize: () => DEFAULT_PAGE,
-			maxMultiGetSize: 200,
-			maxQueryDepth: 20,
-			maxQueryNodes: 300,
-			maxOutputNodes: 100000,
-			maxQueryPayloadSize: 5_000_000,
-			maxTransactionPayloadSize: 174_763,
+		serviceConfig: () => {
+			const l = limits();
+			const page = (type, field) => {
+				const p = ctx0.schema.getType(type)?.getFields?.()[field];
+				if (!p) return null;
+				const t = String(p.type);
+				return t.endsWith('Connection') || t.endsWith('Connection!') ? pageLimits(type, field) : null;
+			};
+			return {
+			maxPageSize: ({ type, field }) => page(type, field)?.max ?? null,
+			defaultPageSize: ({ type, field }) => page(type, field)?.default ?? null,
+			maxMultiGetSize: l.maxMultiGetSize,
+			maxQueryDepth: l.maxQueryDepth,
+			maxQueryNodes: l.maxQueryNodes,
+			maxOutputNodes: l.maxOutputNodes,
+			maxQueryPayloadSize: l.maxQueryPayloadSize,
+			maxTransactionPayloadSize: l.maxTxPayloadSize,
 			queryTimeoutMs: 40_000,
 			mutationTimeoutMs: 74_000,
 			maxTypeArgumentDepth: 16,
@@ -1241,12 +1248,13 @@ function rootValue() {
 			maxDisplayObjectLoads: 8,
 			maxDisplayOutputSize: 1_048_576,
 			maxDisassembledModuleSize: 1_048_576,
-			maxRichQueries: 5,
+			maxRichQueries: l.maxRichQueries,
 			availableRange: (_a, ctx) => ({
 				first: new CheckpointView(ctx, ctx.chain.checkpoints[0]),
 				last: new CheckpointView(ctx, ctx.chain.latestCheckpoint),
 			}),
-		}),
+			};
+		},
 		protocolConfigs: (_a, ctx) => protocolConfigs(ctx),
 		address: ({ address, name }, ctx) => {
 			if (address == null) return null;
@@ -1316,7 +1324,7 @@ function rootValue() {
 			return id === ctx.chain.packageId ? new PackageView(ctx, id) : null;
 		},
 		multiGetPackages: ({ keys }, ctx) => keys.map((k) => (addr(k.address) === ctx.chain.packageId ? new PackageView(ctx, ctx.chain.packageId) : null)),
-		packages: (args, ctx) => paginate([ctx.chain.packageId], args, (p) => p, (p) => new PackageView(ctx, p)),
+		packages: (args, ctx) => paginate([ctx.chain.packageId], args, (p) => p, (p) => new PackageView(ctx, p), pageLimits('Query', 'packages')),
 		packageVersions: (args, ctx) => {
 			const id = addr(args.address);
 			return paginate(id === ctx.chain.packageId ? [id] : [], args, (p) => p, (p) => new PackageView(ctx, p));
@@ -1418,7 +1426,7 @@ export class GraphQLService {
 		this.chain = chain;
 		this.faults = faults;
 		this.schema = loadSchema();
-		this.root = rootValue();
+		this.root = rootValue(this);
 	}
 
 	/** Root field names of the operation (for request counters), or [] when it does not parse. */
@@ -1450,17 +1458,49 @@ export class GraphQLService {
 			},
 		};
 		req.ctx = ctx;
-		const result = await graphql({
+		const result = await this.#run(body, req, ctx);
+		const out = {};
+		if (result.data !== undefined) out.data = result.data;
+		if (result.errors?.length) out.errors = result.errors.map((e) => e.toJSON());
+		if (result.usage) out.extensions = { usage: result.usage };
+		return out;
+	}
+
+	/**
+	 * Parse, validate against the schema, check Sui's query limits (as the real service does,
+	 * after the framework's validation), then execute. A limit violation answers
+	 * {"data": null, "errors": [one error]} like async-graphql.
+	 */
+	async #run(body, req, ctx) {
+		const l = limits();
+		const contentLength = req.contentLength ?? Buffer.byteLength(JSON.stringify(body));
+		let usage = null;
+		let doc;
+		try {
+			checkRequestSize(contentLength, l);
+			doc = parse(body.query);
+		} catch (e) {
+			if (e instanceof LimitError) return { data: null, errors: [e] };
+			return { errors: [e instanceof GraphQLError ? e : gqlError(String(e?.message ?? e))] };
+		}
+		const validationErrors = validate(this.schema, doc);
+		if (validationErrors.length) return { errors: validationErrors };
+		if (l.enabled) {
+			try {
+				usage = checkDocument({ schema: this.schema, doc, source: doc.loc.source, variables: body.variables ?? {}, contentLength }, l);
+			} catch (e) {
+				if (e instanceof LimitError) return { data: null, errors: [e] };
+				throw e;
+			}
+		}
+		const result = await execute({
 			schema: this.schema,
-			source: body.query,
+			document: doc,
 			rootValue: this.root,
 			contextValue: ctx,
 			variableValues: body.variables ?? undefined,
 			operationName: body.operationName ?? undefined,
 		});
-		const out = {};
-		if (result.data !== undefined) out.data = result.data;
-		if (result.errors?.length) out.errors = result.errors.map((e) => e.toJSON());
-		return out;
+		return req.showUsage && usage ? { ...result, usage } : result;
 	}
 }

@@ -13,6 +13,7 @@ import { JsonRpcService, rpcMethods } from './jsonrpc.mjs';
 import { Faults, HTTP_KINDS } from './faults.mjs';
 import * as M from './move.mjs';
 import { jsonStringify, addr, log, toBigInt } from './util.mjs';
+import { updateLimits, limitsJson } from './limits.mjs';
 
 const MAX_BODY = 8 * 1024 * 1024;
 
@@ -45,10 +46,16 @@ function parseArgs(argv) {
 			case '--ref-gas-price':
 				opts.refGasPrice = toBigInt(val(), '--ref-gas-price');
 				break;
+			case '--graphql-limits': {
+				const v = val();
+				if (v !== 'on' && v !== 'off') throw new Error('--graphql-limits must be on or off');
+				opts.graphqlLimits = v === 'on';
+				break;
+			}
 			case '--help':
 			case '-h':
 				process.stderr.write(
-					'usage: server.mjs [--port 0] [--extra-ports N] [--min-stake MIST] [--lock-epochs N] [--epoch N] [--ref-gas-price MIST]\n',
+					'usage: server.mjs [--port 0] [--extra-ports N] [--min-stake MIST] [--lock-epochs N] [--epoch N] [--ref-gas-price MIST] [--graphql-limits on|off]\n',
 				);
 				process.exit(0);
 				break;
@@ -169,6 +176,7 @@ class Server {
 			chain_identifier: this.chain.chainIdentifier,
 			epoch: Number(this.chain.epoch),
 			reference_gas_price: String(this.chain.rgp),
+			graphql_limits: limitsJson().enabled,
 			pid: process.pid,
 		};
 	}
@@ -190,6 +198,12 @@ class Server {
 			else if (path === '/jsonrpc' || path === '/') transport = 'jsonrpc';
 			else return send(res, 404, { error: `no route for ${req.method} ${path}` });
 			if (req.method !== 'POST') return send(res, 405, { error: 'use POST' });
+			// Sui's GraphQL handler takes the Content-Length header as a typed header (axum): a
+			// request without one (chunked) is rejected before GraphQL sees it.
+			if (transport === 'graphql' && req.headers['content-length'] == null) {
+				await readBody(req).catch(() => {});
+				return send(res, 400, 'Header of type `content-length` was missing', { 'content-type': 'text/plain; charset=utf-8' });
+			}
 			const raw = await readBody(req);
 			let body;
 			try {
@@ -203,7 +217,14 @@ class Server {
 					? this.gql.rootFields(body?.query ?? '', body?.operationName).map((f) => `graphql:${f}`)
 					: rpcMethods(body).map((m) => `jsonrpc:${m}`);
 			const text = transport === 'graphql' ? `${body?.operationName ?? ''} ${body?.query ?? ''}` : rpcMethods(body).join(' ');
-			const rq = { transport, port, text, ctx: { executed: false } };
+			const rq = {
+				transport,
+				port,
+				text,
+				ctx: { executed: false },
+				contentLength: Number(req.headers['content-length'] ?? Buffer.byteLength(raw)),
+				showUsage: req.headers['x-sui-rpc-show-usage'] != null,
+			};
 			this.count(port, methods.length ? methods : [`${transport}:?`]);
 			await this.dispatch(rq, body, res);
 		} catch (e) {
@@ -274,6 +295,7 @@ class Server {
 				const sender = s ? addr(s) : null;
 				return send(res, 200, { executions: this.executions(sender) });
 			}
+			if (req.method === 'GET' && sub === '/graphql-limits') return send(res, 200, limitsJson());
 			if (req.method === 'GET' && sub === '/faults') return send(res, 200, { faults: this.faults.pending(), fired: this.faults.fired });
 			if (req.method !== 'POST') return send(res, 404, { error: `no admin route ${req.method} ${sub}` });
 			switch (sub) {
@@ -304,6 +326,8 @@ class Server {
 					log(`fault armed: ${JSON.stringify(f)}`);
 					return send(res, 200, { fault: f });
 				}
+				case '/graphql-limits':
+					return send(res, 200, updateLimits(body));
 				case '/clear-faults':
 					return send(res, 200, { cleared: this.faults.clear() });
 				default:
@@ -401,6 +425,7 @@ async function main() {
 		process.stderr.write(`sui-devnet: ${e.message}\n`);
 		process.exit(2);
 	}
+	if (opts.graphqlLimits === false) updateLimits({ enabled: false });
 	const server = new Server(opts);
 	await server.listen();
 	let stopping = false;
