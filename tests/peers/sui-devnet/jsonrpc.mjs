@@ -91,6 +91,29 @@ function userError(e) {
 	return e;
 }
 
+// Parameter names of the Sui JSON-RPC spec, for requests that pass params by name (jsonrpsee
+// accepts both forms).
+const PARAM_NAMES = {
+	sui_getObject: ['object_id', 'options'],
+	sui_multiGetObjects: ['object_ids', 'options'],
+	sui_tryGetPastObject: ['object_id', 'version', 'options'],
+	sui_getTransactionBlock: ['digest', 'options'],
+	sui_multiGetTransactionBlocks: ['digests', 'options'],
+	sui_getEvents: ['transaction_digest'],
+	suix_queryEvents: ['query', 'cursor', 'limit', 'descending_order'],
+	suix_queryTransactionBlocks: ['query', 'cursor', 'limit', 'descending_order'],
+	suix_getOwnedObjects: ['address', 'query', 'cursor', 'limit'],
+	suix_getCoins: ['owner', 'coin_type', 'cursor', 'limit'],
+	suix_getBalance: ['owner', 'coin_type'],
+};
+
+function namedParams(method, params) {
+	const names = PARAM_NAMES[method];
+	if (!names || typeof params !== 'object') return null;
+	for (const k of Object.keys(params)) if (!names.includes(k)) throw invalid(`unknown parameter ${k} for ${method}`);
+	return names.map((n) => params[n] ?? null);
+}
+
 export class JsonRpcService {
 	constructor(chain, faults) {
 		this.chain = chain;
@@ -440,7 +463,7 @@ export class JsonRpcService {
 
 	async call(method, params, req) {
 		const c = this.chain;
-		const P = Array.isArray(params) ? params : params == null ? [] : null;
+		const P = Array.isArray(params) ? params : params == null ? [] : namedParams(method, params);
 		if (P == null) throw invalid('params must be an array');
 		switch (method) {
 			case 'rpc.discover':
