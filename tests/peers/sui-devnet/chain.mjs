@@ -224,6 +224,15 @@ function decodePure(bytes, type) {
 		case 'address':
 			if (bytes.length !== 32) return null;
 			return '0x' + toHex(bytes);
+		case 'bytes': {
+			try {
+				const [len, pos] = decodeUleb(bytes, 0);
+				if (pos + len !== bytes.length) return null;
+				return Uint8Array.from(bytes.subarray(pos));
+			} catch {
+				return null;
+			}
+		}
 		case 'string': {
 			try {
 				const [len, pos] = decodeUleb(bytes, 0);
@@ -251,6 +260,15 @@ function encodePure(value, type) {
 
 // ------------------------------------------------------------------------------------------
 
+// <enclave package>::enclave functions as this stand-in models them (index, arity without ctx,
+// instruction offsets of the abort sites: EInvalidPCRs 0, EInvalidConfigVersion 1, EInvalidCap 2).
+const ENCLAVE_FUNCTIONS = {
+	create_enclave_config: { index: 0, arity: 4, aborts: {} },
+	register_enclave: { index: 1, arity: 5, aborts: { 0: 6 } },
+	update_pcrs: { index: 2, arity: 5, aborts: { 2: 7 } },
+	destroy_old_enclave: { index: 3, arity: 2, aborts: { 1: 8 } },
+};
+
 export class Chain {
 	constructor({ minStake = 1_000_000_000n, lockEpochs = 0n, epoch = 10n, refGasPrice = 750n } = {}) {
 		this.objects = new Map(); // id -> live object
@@ -268,6 +286,7 @@ export class Chain {
 		this.lockEpochs = BigInt(lockEpochs);
 		this.protocolVersion = 100;
 		this.adminLock = Promise.resolve();
+		this.enclavePackages = new Set();
 		this.#genesis();
 	}
 
@@ -688,7 +707,7 @@ export class Chain {
 		for (const c of p.commands) {
 			if (!c.MoveCall) continue;
 			const pkg = normalizeSuiAddress(c.MoveCall.package);
-			if (pkg !== this.packageId && pkg !== SUI_FRAMEWORK && pkg !== MOVE_STDLIB)
+			if (pkg !== this.packageId && pkg !== SUI_FRAMEWORK && pkg !== MOVE_STDLIB && !this.enclavePackages.has(pkg))
 				throw new UserInputError(`Dependent package not found on-chain: ${pkg}`, 'DependentPackageNotFound');
 		}
 		if (p.commands.length === 0) throw new UserInputError('ProgrammableTransaction must have at least one command', 'EmptyCommandInput');
@@ -780,7 +799,7 @@ export class Chain {
 			const out = cloneObj(ws.get(c.id));
 			out.version = lamport;
 			out.previousTransaction = p.digest;
-			if (out.kind === 'record' && out.owner.kind === 'pending-shared') out.owner = { kind: 'shared', isv: lamport };
+			if (out.owner.kind === 'pending-shared') out.owner = { kind: 'shared', isv: lamport };
 			sealObject(out);
 			storageCost += out.storageRebate;
 			c.output = out;
@@ -1309,6 +1328,116 @@ export class Chain {
 			return { record, stakeRecord: this.objects.get(rec.id) };
 		});
 	}
+
+	// ---- Nautilus enclave objects (admin-signed transactions into an enclave package) -----
+
+	/** "Publishes" a package with an `enclave` module (immutable, version 1; no publish transaction). */
+	publishEnclavePackage() {
+		const id = randomAddress();
+		this.#store({
+			id,
+			kind: 'package',
+			type: 'package',
+			version: 1n,
+			owner: { kind: 'immutable' },
+			fields: {},
+			previousTransaction: toBase58(randomDigestBytes()),
+			storageRebate: 0n,
+			digest: toBase58(randomDigestBytes()),
+			enclave: true,
+		});
+		this.enclavePackages.add(id);
+		return id;
+	}
+
+	#adminCall(build) {
+		return this.#withAdminLock(async () => {
+			const gas = this.#largestCoin(this.adminAddress);
+			const tx = new Transaction();
+			tx.setSender(this.adminAddress);
+			tx.setGasPrice(this.rgp);
+			tx.setGasBudget(50_000_000n);
+			tx.setGasPayment([{ objectId: gas.id, version: String(gas.version), digest: gas.digest }]);
+			build(tx);
+			const bytes = await tx.build();
+			const { signature } = await this.adminKey.signTransaction(bytes);
+			const { record } = await this.execute(bytes, [signature]);
+			return record;
+		});
+	}
+
+	#enclaveObject(id, kind) {
+		const o = this.getObject(addr(id));
+		if (!o || o.kind !== kind) throw new UserInputError(`${kind.replace('_', ' ')} object not found: ${id}`);
+		return o;
+	}
+
+	static appTypeOf(o) {
+		return o.type.slice(o.type.indexOf('<') + 1, -1);
+	}
+
+	#shared(tx, o, mutable) {
+		return tx.sharedObjectRef({ objectId: o.id, initialSharedVersion: String(o.owner.isv), mutable });
+	}
+
+	createEnclaveConfig({ packageId, name, pcrs, appType }) {
+		const pkg = addr(packageId);
+		if (!this.enclavePackages.has(pkg)) throw new UserInputError(`not an enclave package: ${packageId}`);
+		const t = normalizeStructTag(appType);
+		return this.#adminCall((tx) =>
+			tx.moveCall({
+				target: `${pkg}::${M.ENCLAVE_MODULE}::create_enclave_config`,
+				typeArguments: [t],
+				arguments: [tx.pure.string(name), ...pcrs.map((p) => tx.pure.vector('u8', p))],
+			}),
+		);
+	}
+
+	updateEnclavePcrs({ configId, pcrs }) {
+		const cfg = this.#enclaveObject(configId, 'enclave_config');
+		const cap = this.#enclaveObject(cfg.fields.capability_id, 'enclave_cap');
+		const pkg = cfg.type.split('::')[0];
+		return this.#adminCall((tx) =>
+			tx.moveCall({
+				target: `${pkg}::${M.ENCLAVE_MODULE}::update_pcrs`,
+				typeArguments: [Chain.appTypeOf(cfg)],
+				arguments: [
+					this.#shared(tx, cfg, true),
+					tx.objectRef({ objectId: cap.id, version: String(cap.version), digest: cap.digest }),
+					...pcrs.map((p) => tx.pure.vector('u8', p)),
+				],
+			}),
+		);
+	}
+
+	registerEnclave({ configId, pcrs, pk }) {
+		const cfg = this.#enclaveObject(configId, 'enclave_config');
+		const pkg = cfg.type.split('::')[0];
+		const docPcrs = pcrs ?? [cfg.fields.pcrs.pos0, cfg.fields.pcrs.pos1, cfg.fields.pcrs.pos2];
+		return this.#adminCall((tx) =>
+			tx.moveCall({
+				target: `${pkg}::${M.ENCLAVE_MODULE}::register_enclave`,
+				typeArguments: [Chain.appTypeOf(cfg)],
+				arguments: [this.#shared(tx, cfg, false), ...docPcrs.map((p) => tx.pure.vector('u8', p)), tx.pure.vector('u8', pk)],
+			}),
+		);
+	}
+
+	destroyOldEnclave({ enclaveId, configId }) {
+		const e = this.#enclaveObject(enclaveId, 'enclave');
+		const pkg = e.type.split('::')[0];
+		const cfg = configId
+			? this.#enclaveObject(configId, 'enclave_config')
+			: [...this.objects.values()].find((o) => o.kind === 'enclave_config' && o.type === M.enclaveType('enclave_config', pkg, Chain.appTypeOf(e)));
+		if (!cfg) throw new UserInputError('enclave config not found');
+		return this.#adminCall((tx) =>
+			tx.moveCall({
+				target: `${pkg}::${M.ENCLAVE_MODULE}::destroy_old_enclave`,
+				typeArguments: [Chain.appTypeOf(e)],
+				arguments: [this.#shared(tx, e, true), this.#shared(tx, cfg, false)],
+			}),
+		);
+	}
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1357,12 +1486,12 @@ class PtbRun {
 		this.fail({ kind: 'CommandArgumentError', argIdx, errKind, ...extra });
 	}
 
-	fresh(kind, fields, ownerAddress = null) {
+	fresh(kind, fields, ownerAddress = null, type = null) {
 		const id = deriveObjectId(this.p.digestBytes, this.creationNum++);
 		const o = {
 			id,
 			kind,
-			type: M.typeOfKind(kind, this.chain.packageId),
+			type: type ?? M.typeOfKind(kind, this.chain.packageId),
 			version: 0n,
 			owner: ownerAddress ? { kind: 'address', address: ownerAddress } : { kind: 'none' },
 			fields: { id, ...fields },
@@ -1562,6 +1691,7 @@ class PtbRun {
 
 	moveCall(call) {
 		const pkg = normalizeSuiAddress(call.package);
+		if (this.chain.enclavePackages.has(pkg) && call.module === M.ENCLAVE_MODULE) return this.enclaveCall(pkg, call);
 		const fn = pkg === this.chain.packageId && call.module === M.MODULE ? M.FUNCTIONS[call.function] : null;
 		if (!fn) this.fail({ kind: 'FunctionNotFound' });
 		if ((call.typeArguments ?? []).length !== 0) this.fail({ kind: 'TypeArityMismatch' });
@@ -1645,6 +1775,86 @@ class PtbRun {
 				pool.fields.total_staked -= slashed;
 				if (f.amount === 0n) f.status = M.STATUS_SLASHED;
 				this.emit('SlashEvent', { staker: f.staker, amount_slashed: slashed, reason, timestamp: now });
+				return [];
+			}
+		}
+		this.fail({ kind: 'FunctionNotFound' });
+	}
+
+	// ---- <enclave package>::enclave (Mysten's Nautilus module, see README) ----------------
+
+	enclaveAbort(pkg, fnName, code) {
+		const fn = ENCLAVE_FUNCTIONS[fnName];
+		this.fail({ kind: 'MoveAbort', package: pkg, module: M.ENCLAVE_MODULE, functionIndex: fn.index, instruction: fn.aborts[code] ?? 0, functionName: fnName, code });
+	}
+
+	/** An object argument of kind `kind` and type `<pkg>::enclave::<S><T>`: { o, slot }. */
+	enclaveObj(pkg, appType, arg, argIdx, kind, { mutable = false, byValue = false } = {}) {
+		const s = this.slot(arg, argIdx);
+		if (s.src !== 'input' || s.inp.kind !== 'object') this.cae(argIdx, s.src === 'input' && s.inp.kind === 'pure' ? 'InvalidUsageOfPureArg' : 'TypeMismatch');
+		if (this.consumedInputs.has(s.i)) this.cae(argIdx, 'ArgumentWithoutValue');
+		const o = this.ws.get(s.inp.id);
+		if (!o || o.kind !== kind || o.type !== M.enclaveType(kind, pkg, appType)) this.cae(argIdx, 'TypeMismatch');
+		if ((mutable || byValue) && (s.inp.immutable || (s.inp.shared && !s.inp.mutable))) this.cae(argIdx, byValue ? 'InvalidObjectByValue' : 'InvalidObjectByMutRef');
+		if (byValue) this.consumedInputs.add(s.i);
+		return o;
+	}
+
+	enclaveCall(pkg, call) {
+		const fn = ENCLAVE_FUNCTIONS[call.function];
+		if (!fn) this.fail({ kind: 'FunctionNotFound' });
+		const targs = call.typeArguments ?? [];
+		if (targs.length !== 1) this.fail({ kind: 'TypeArityMismatch' });
+		if (call.arguments.length !== fn.arity) this.fail({ kind: 'ArityMismatch' });
+		let appType;
+		try {
+			appType = normalizeStructTag(typeof targs[0] === 'string' ? targs[0] : String(targs[0]));
+		} catch {
+			this.fail({ kind: 'TypeArityMismatch' });
+		}
+		const a = call.arguments;
+		const bytes = (i) => this.readPrim(a[i], i, 'bytes');
+		const sender = this.p.sender;
+		const same = (x, y) => x.length === y.length && x.every((b, i) => b === y[i]);
+		switch (call.function) {
+			case 'create_enclave_config': {
+				// Stands for new_cap(witness) + create_enclave_config(&cap, …): the Cap goes to the sender.
+				const name = this.readPrim(a[0], 0, 'string');
+				const [pcr0, pcr1, pcr2] = [bytes(1), bytes(2), bytes(3)];
+				const cap = this.fresh('enclave_cap', {}, sender, M.enclaveType('enclave_cap', pkg, appType));
+				const cfg = this.fresh(
+					'enclave_config',
+					{ name, pcrs: { pos0: pcr0, pos1: pcr1, pos2: pcr2 }, capability_id: cap.id, version: 0n },
+					null,
+					M.enclaveType('enclave_config', pkg, appType),
+				);
+				cfg.owner = { kind: 'pending-shared' };
+				return [];
+			}
+			case 'update_pcrs': {
+				const cfg = this.enclaveObj(pkg, appType, a[0], 0, 'enclave_config', { mutable: true });
+				const cap = this.enclaveObj(pkg, appType, a[1], 1, 'enclave_cap');
+				const [pcr0, pcr1, pcr2] = [bytes(2), bytes(3), bytes(4)];
+				if (cap.id !== cfg.fields.capability_id) this.enclaveAbort(pkg, 'update_pcrs', 2n);
+				cfg.fields.pcrs = { pos0: pcr0, pos1: pcr1, pos2: pcr2 };
+				cfg.fields.version += 1n;
+				return [];
+			}
+			case 'register_enclave': {
+				// Stands for register_enclave(&config, document): the document's PCR0-2 and public_key.
+				const cfg = this.enclaveObj(pkg, appType, a[0], 0, 'enclave_config');
+				const [pcr0, pcr1, pcr2, pk] = [bytes(1), bytes(2), bytes(3), bytes(4)];
+				const p = cfg.fields.pcrs;
+				if (!same(pcr0, p.pos0) || !same(pcr1, p.pos1) || !same(pcr2, p.pos2)) this.enclaveAbort(pkg, 'register_enclave', 0n);
+				const e = this.fresh('enclave', { pk, config_version: cfg.fields.version, owner: sender }, null, M.enclaveType('enclave', pkg, appType));
+				e.owner = { kind: 'pending-shared' };
+				return [];
+			}
+			case 'destroy_old_enclave': {
+				const e = this.enclaveObj(pkg, appType, a[0], 0, 'enclave', { byValue: true });
+				const cfg = this.enclaveObj(pkg, appType, a[1], 1, 'enclave_config');
+				if (!(e.fields.config_version < cfg.fields.version)) this.enclaveAbort(pkg, 'destroy_old_enclave', 1n);
+				this.destroy(e.id);
 				return [];
 			}
 		}

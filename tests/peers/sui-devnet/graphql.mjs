@@ -128,6 +128,8 @@ class MoveTypeView {
 	}
 	abilities() {
 		if (this._repr === GAS_COIN_TYPE) return ['KEY', 'STORE'];
+		if (/::enclave::Cap</.test(this._repr)) return ['KEY', 'STORE'];
+		if (/::enclave::(EnclaveConfig|Enclave)</.test(this._repr)) return ['KEY'];
 		if (this._repr.endsWith('::staking::StakingPool') || this._repr.endsWith('::staking::StakeRecord')) return ['KEY'];
 		if (this._repr.includes('::staking::')) return ['COPY', 'DROP'];
 		return null;

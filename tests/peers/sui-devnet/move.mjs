@@ -44,6 +44,54 @@ export const Layouts = {
 	}),
 };
 
+// Mysten's Nautilus `enclave` module (move/enclave/sources/enclave.move): Pcrs is a positional
+// struct, whose fields are named pos0..pos2 in JSON renderings.
+export const ENCLAVE_MODULE = 'enclave';
+const Pcrs = bcs.struct('Pcrs', { pos0: bcs.byteVector(), pos1: bcs.byteVector(), pos2: bcs.byteVector() });
+Layouts.enclave_cap = bcs.struct('Cap', { id: bcs.Address });
+Layouts.enclave_config = bcs.struct('EnclaveConfig', {
+	id: bcs.Address,
+	name: bcs.string(),
+	pcrs: Pcrs,
+	capability_id: bcs.Address,
+	version: bcs.u64(),
+});
+Layouts.enclave = bcs.struct('Enclave', { id: bcs.Address, pk: bcs.byteVector(), config_version: bcs.u64(), owner: bcs.Address });
+
+export const ENCLAVE_STRUCTS = { enclave_cap: 'Cap', enclave_config: 'EnclaveConfig', enclave: 'Enclave' };
+
+/** `<pkg>::enclave::<Struct><T>` with full-length addresses (T normalized). */
+export function enclaveType(kind, pkg, appType) {
+	return `${pkg}::${ENCLAVE_MODULE}::${ENCLAVE_STRUCTS[kind]}<${appType}>`;
+}
+
+/** StructTag (BCS input shape) of a type string like 0x..::m::S or 0x..::m::S<0x..::n::T>. */
+export function structTagOf(type) {
+	const lt = type.indexOf('<');
+	const head = lt < 0 ? type : type.slice(0, lt);
+	const [address, module, name] = head.split('::');
+	const params = lt < 0 ? [] : splitTop(type.slice(lt + 1, -1)).map((t) => ({ struct: structTagOf(t) }));
+	return { address, module, name, typeParams: params };
+}
+
+function splitTop(s) {
+	const out = [];
+	let depth = 0;
+	let cur = '';
+	for (const ch of s) {
+		if (ch === '<') depth++;
+		if (ch === '>') depth--;
+		if (ch === ',' && depth === 0) {
+			out.push(cur.trim());
+			cur = '';
+		} else cur += ch;
+	}
+	if (cur.trim()) out.push(cur.trim());
+	return out;
+}
+
+export const isEnclaveKind = (kind) => kind in ENCLAVE_STRUCTS;
+
 export const EventLayouts = {
 	StakeEvent: bcs.struct('StakeEvent', {
 		staker: bcs.Address,
@@ -93,18 +141,32 @@ export function contentsBcs(obj) {
 
 export function moveObjectType(obj) {
 	if (obj.kind === 'coin') return { GasCoin: true };
+	if (isEnclaveKind(obj.kind)) return { Other: structTagOf(obj.type) };
 	const [address, module, name] = obj.type.split('::');
 	return { Other: { address, module, name, typeParams: [] } };
 }
 
 export function hasPublicTransfer(obj) {
-	return obj.kind === 'coin';
+	return obj.kind === 'coin' || obj.kind === 'enclave_cap';
 }
 
-/** GraphQL `MoveValue.json` rendering (UID and Balance flattened, u64 as strings). */
+/** GraphQL `MoveValue.json` rendering (UID and Balance flattened, u64 as strings, vector<u8> Base64). */
 export function gqlJson(obj) {
 	const f = obj.fields;
+	const b64 = (b) => toBase64(Uint8Array.from(b));
 	switch (obj.kind) {
+		case 'enclave_cap':
+			return { id: f.id };
+		case 'enclave_config':
+			return {
+				id: f.id,
+				name: f.name,
+				pcrs: { pos0: b64(f.pcrs.pos0), pos1: b64(f.pcrs.pos1), pos2: b64(f.pcrs.pos2) },
+				capability_id: f.capability_id,
+				version: String(f.version),
+			};
+		case 'enclave':
+			return { id: f.id, pk: b64(f.pk), config_version: String(f.config_version), owner: f.owner };
 		case 'coin':
 			return { id: f.id, balance: String(f.balance) };
 		case 'pool':
@@ -136,11 +198,27 @@ export function gqlJson(obj) {
 /** JSON-RPC `content.fields` rendering (UID as {id}, nested structs as {type, fields}). */
 export function rpcFields(obj) {
 	const f = obj.fields;
+	const arr = (b) => Array.from(b);
 	const table = (t, k, v) => ({
 		type: `0x2::table::Table<${k}, ${v}>`,
 		fields: { id: { id: t.id }, size: String(t.size) },
 	});
 	switch (obj.kind) {
+		case 'enclave_cap':
+			return { id: { id: f.id } };
+		case 'enclave_config':
+			return {
+				capability_id: f.capability_id,
+				id: { id: f.id },
+				name: f.name,
+				pcrs: {
+					type: shortType(`${obj.type.split('::')[0]}::${ENCLAVE_MODULE}::Pcrs`),
+					fields: { pos0: arr(f.pcrs.pos0), pos1: arr(f.pcrs.pos1), pos2: arr(f.pcrs.pos2) },
+				},
+				version: String(f.version),
+			};
+		case 'enclave':
+			return { config_version: String(f.config_version), id: { id: f.id }, owner: f.owner, pk: arr(f.pk) };
 		case 'coin':
 			return { balance: String(f.balance), id: { id: f.id } };
 		case 'pool':

@@ -14,6 +14,7 @@ import { Faults, HTTP_KINDS } from './faults.mjs';
 import * as M from './move.mjs';
 import { jsonStringify, addr, log, toBigInt } from './util.mjs';
 import { updateLimits, limitsJson } from './limits.mjs';
+import { parseNitroDocument, AttestationError } from './nitro.mjs';
 
 const MAX_BODY = 8 * 1024 * 1024;
 
@@ -328,6 +329,12 @@ class Server {
 				}
 				case '/graphql-limits':
 					return send(res, 200, updateLimits(body));
+				case '/enclave/publish':
+				case '/enclave/config':
+				case '/enclave/update-pcrs':
+				case '/enclave/register':
+				case '/enclave/destroy':
+					return await this.onEnclave(res, sub, body);
 				case '/clear-faults':
 					return send(res, 200, { cleared: this.faults.clear() });
 				default:
@@ -337,6 +344,72 @@ class Server {
 			const status = e instanceof UserInputError || /invalid|required|must|not found|unknown/i.test(e?.message ?? '') ? 400 : 500;
 			if (status === 500) log(`admin error: ${e?.stack ?? e}`);
 			return send(res, status, { error: String(e?.message ?? e), code: e?.code });
+		}
+	}
+
+	async onEnclave(res, sub, body) {
+		const c = this.chain;
+		const hexBytes = (v, what, len) => {
+			if (typeof v !== 'string' || !/^(0x)?([0-9a-fA-F]{2})*$/.test(v)) throw new UserInputError(`${what} must be hex`);
+			const b = Uint8Array.from(Buffer.from(v.replace(/^0x/, ''), 'hex'));
+			if (len != null && b.length !== len) throw new UserInputError(`${what} must be ${len} bytes`);
+			return b;
+		};
+		const pcrsOf = (b) => [0, 1, 2].map((i) => hexBytes(b[`pcr${i}`] ?? b.pcrs?.[`pcr${i}`], `pcr${i}`, 48));
+		const created = (rec, kind) => rec.changes.find((x) => x.idOp === 'Created' && x.output?.kind === kind)?.output ?? null;
+		const answer = (rec, ok) => {
+			if (rec.status !== 'success') {
+				const f = rec.failure?.error;
+				return send(res, 409, { status: 'failure', digest: rec.digest, error: rec.errorDebug, abort_code: f?.kind === 'MoveAbort' ? Number(f.code) : null });
+			}
+			return send(res, 200, { status: 'success', digest: rec.digest, ...ok(rec) });
+		};
+		const hex = (b) => Buffer.from(b).toString('hex');
+		switch (sub) {
+			case '/enclave/publish':
+				return send(res, 200, { package_id: c.publishEnclavePackage(), module: 'enclave' });
+			case '/enclave/config': {
+				if (!body.package_id || !body.app_type) throw new UserInputError('package_id and app_type required');
+				const rec = await c.createEnclaveConfig({ packageId: body.package_id, name: String(body.name ?? 'enclave'), pcrs: pcrsOf(body), appType: body.app_type });
+				return answer(rec, (r) => {
+					const cfg = created(r, 'enclave_config');
+					return { config_id: cfg.id, initial_shared_version: Number(cfg.owner.isv), version: Number(cfg.fields.version), cap_id: created(r, 'enclave_cap').id, type: cfg.type, object_version: String(cfg.version) };
+				});
+			}
+			case '/enclave/update-pcrs': {
+				if (!body.config_id) throw new UserInputError('config_id required');
+				const rec = await c.updateEnclavePcrs({ configId: body.config_id, pcrs: pcrsOf(body) });
+				return answer(rec, () => {
+					const cfg = c.getObject(body.config_id);
+					return { config_id: cfg.id, version: Number(cfg.fields.version), object_version: String(cfg.version) };
+				});
+			}
+			case '/enclave/register': {
+				if (!body.config_id) throw new UserInputError('config_id required');
+				let pk;
+				let pcrs = null;
+				if (body.attestation_hex != null) {
+					try {
+						const doc = parseNitroDocument(body.attestation_hex);
+						pk = doc.publicKey;
+						pcrs = doc.pcrs;
+					} catch (e) {
+						if (e instanceof AttestationError) throw new UserInputError(e.message);
+						throw e;
+					}
+				} else if (body.pk_hex != null) pk = hexBytes(body.pk_hex, 'pk_hex', 32);
+				else throw new UserInputError('attestation_hex or pk_hex required');
+				const rec = await c.registerEnclave({ configId: body.config_id, pcrs, pk });
+				return answer(rec, (r) => {
+					const e = created(r, 'enclave');
+					return { enclave_id: e.id, initial_shared_version: Number(e.owner.isv), config_version: Number(e.fields.config_version), pk: hex(e.fields.pk), owner: e.fields.owner, type: e.type };
+				});
+			}
+			case '/enclave/destroy': {
+				if (!body.enclave_id) throw new UserInputError('enclave_id required');
+				const rec = await c.destroyOldEnclave({ enclaveId: body.enclave_id, configId: body.config_id });
+				return answer(rec, () => ({ enclave_id: addr(body.enclave_id), deleted: true }));
+			}
 		}
 	}
 
