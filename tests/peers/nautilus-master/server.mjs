@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +22,8 @@ import { DATA_TYPE_BY_INTENT, INTENT, newEnclaveKey, signedEnvelope } from './li
 const USAGE = `usage: node server.mjs --pki DIR [--port 0] [--admin-port 0] [--sui-graphql URL] [--sui-ca FILE]
   [--package-id 0x…] [--module staking] [--min-stake MIST] [--no-chain-check]
   [--require-client-cert true|false] [--pcr0 HEX --pcr1 HEX --pcr2 HEX] [--debug-mode]
-  [--k3s-server-url URL] [--heartbeat-interval-ms MS] [--verbose]`;
+  [--k3s-server-url URL] [--heartbeat-interval-ms MS] [--verbose]
+  [--sui-admin URL [--enclave-config-id 0x… | --enclave-app-type 0x…::m::T] [--register-on-start]]`;
 
 const LIMITS = Object.freeze({
   keepAliveTimeoutMs: 120_000,
@@ -59,6 +61,10 @@ function parseCommandLine(argv) {
         'k3s-server-url': { type: 'string', default: 'https://127.0.0.1:6443' },
         'heartbeat-interval-ms': { type: 'string', default: '30000' },
         verbose: { type: 'boolean', default: false },
+        'sui-admin': { type: 'string' },
+        'enclave-config-id': { type: 'string' },
+        'enclave-app-type': { type: 'string' },
+        'register-on-start': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -83,6 +89,7 @@ function parseCommandLine(argv) {
   const interval = Number(values['heartbeat-interval-ms']);
   if (!Number.isSafeInteger(interval) || interval <= 0) fail('--heartbeat-interval-ms: expected a positive integer');
   const chainCheck = !values['no-chain-check'];
+  if (values['register-on-start'] && !values['sui-admin']) fail('--register-on-start needs --sui-admin URL (the sui-devnet admin API)');
   if (chainCheck && (!values['sui-graphql'] || !values['package-id'])) {
     fail('--sui-graphql URL and --package-id 0x… are required unless --no-chain-check is given');
   }
@@ -102,6 +109,10 @@ function parseCommandLine(argv) {
     k3sServerUrl: values['k3s-server-url'],
     heartbeatIntervalMs: interval,
     verbose: values.verbose,
+    suiAdmin: values['sui-admin'] ?? null,
+    enclaveConfigId: values['enclave-config-id'] ?? null,
+    enclaveAppType: values['enclave-app-type'] ?? null,
+    registerOnStart: values['register-on-start'],
   };
 }
 
@@ -146,6 +157,9 @@ function createContext(opts) {
       attestation_timestamp_offset_ms: 0,
     },
     nodes: new Map(),
+    // what this master knows of its registration on the Sui stand-in
+    sui: { admin_url: opts.suiAdmin, enclave_config_id: opts.enclaveConfigId, app_type: opts.enclaveAppType },
+    rotations: 0,
     commands: new Map(), // node_id -> [{command, count}]
     faults: new FaultQueue(),
     lastAnswer: {}, // endpoint -> Buffer of the last signed answer sent (for the replay fault)
@@ -153,6 +167,75 @@ function createContext(opts) {
     startedAt: Date.now(),
   };
 }
+
+/** A fresh attestation document of the current enclave key and PCRs (no fault applied). */
+function currentDocument(ctx, nonce = null) {
+  return buildAttestationDocument({
+    chain: ctx.chain,
+    moduleId: ctx.moduleId,
+    pcrs: currentPcrs(ctx),
+    publicKey: ctx.enclave.publicKeyRaw,
+    nonce,
+    timestampMs: Date.now() + ctx.settings.attestation_timestamp_offset_ms,
+  });
+}
+
+async function suiAdmin(url, route, body) {
+  let r;
+  try {
+    r = await fetch(`${url.replace(/\/+$/, '')}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  } catch (e) {
+    throw new HttpError(502, `sui admin ${route}: ${e.message}`);
+  }
+  const json = await r.json().catch(() => null);
+  if (r.status !== 200) throw new HttpError(502, `sui admin ${route} answered ${r.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+/**
+ * Registers the current enclave key on the Sui stand-in (item 3's admin routes): creates the
+ * package and EnclaveConfig first when no config id is known, runs update_pcrs first when asked.
+ */
+async function registerOnSui(ctx, { suiAdminUrl, configId, appType, updatePcrs = false } = {}) {
+  const sui = ctx.sui;
+  const url = suiAdminUrl ?? sui.admin_url;
+  if (!url) throw adminBadRequest('sui_admin_url: not given now nor at start (--sui-admin)');
+  const pcrs = currentPcrs(ctx);
+  const pcrBody = { pcr0: pcrs.get(0).toString('hex'), pcr1: pcrs.get(1).toString('hex'), pcr2: pcrs.get(2).toString('hex') };
+  const out = {};
+  let cfgId = configId ?? sui.enclave_config_id;
+  if (!cfgId) {
+    const pub = await suiAdmin(url, '/enclave/publish', {});
+    const t = appType ?? sui.app_type ?? `${pub.package_id}::k3s_master::K3S_MASTER`;
+    const cfg = await suiAdmin(url, '/enclave/config', { package_id: pub.package_id, app_type: t, name: 'k3s-daas master', ...pcrBody });
+    cfgId = cfg.config_id;
+    Object.assign(out, { package_id: pub.package_id, app_type: t, config_initial_shared_version: cfg.initial_shared_version });
+    sui.package_id = pub.package_id;
+    sui.app_type = t;
+    sui.config_initial_shared_version = cfg.initial_shared_version;
+  } else if (updatePcrs) {
+    const up = await suiAdmin(url, '/enclave/update-pcrs', { config_id: cfgId, ...pcrBody });
+    out.config_version_after_update = up.version;
+  }
+  const reg = await suiAdmin(url, '/enclave/register', { config_id: cfgId, attestation_hex: currentDocument(ctx).toString('hex') });
+  Object.assign(sui, { admin_url: url, enclave_config_id: cfgId, enclave_id: reg.enclave_id });
+  return {
+    ...out,
+    package_id: sui.package_id ?? null,
+    app_type: sui.app_type ?? null,
+    enclave_config_id: cfgId,
+    enclave_id: reg.enclave_id,
+    enclave_initial_shared_version: reg.initial_shared_version,
+    config_version: reg.config_version,
+    enclave_public_key: ctx.enclave.publicKeyHex,
+    digest: reg.digest,
+  };
+}
+
+const hexPcr = (name, v) => {
+  if (typeof v !== 'string' || !/^[0-9a-fA-F]{96}$/.test(v)) throw adminBadRequest(`${name}: expected 96 hex digits (48 bytes)`);
+  return Buffer.from(v, 'hex');
+};
 
 function currentPcrs(ctx) {
   const pcrs = new Map();
@@ -496,6 +579,10 @@ async function handleMaster(ctx, req, res) {
     case 'slow':
       await sleep(fault.ms);
       break;
+    case 'hang':
+      // TCP and TLS accepted, request read, no answer ever (until the client gives up).
+      req.resume();
+      return undefined;
     default: break;
   }
   try {
@@ -534,6 +621,8 @@ function stateView(ctx) {
     faults_pending: ctx.faults.pending,
     faults_fired: ctx.faults.fired,
     commands_pending: commands,
+    sui: ctx.sui,
+    rotations: ctx.rotations,
     started_at: ctx.startedAt,
   };
 }
@@ -553,7 +642,7 @@ const ADMIN = {
   'POST /admin/command': (ctx, body) => {
     const { node_id: nodeId, command, count = 1 } = body ?? {};
     if (typeof nodeId !== 'string' || !nodeId) throw adminBadRequest('node_id: expected a string');
-    if (![0, 1, 2, 3, 4].includes(command)) throw adminBadRequest('command: expected 1 (renew), 2 (drain), 3 (slashed), 4 (deregistered), or 0 to clear');
+    if (![0, 1, 2, 3, 4, 5].includes(command)) throw adminBadRequest('command: expected 1 (renew), 2 (drain), 3 (slashed), 4 (deregistered), 5 (resume), or 0 to clear');
     if (command === 0) { ctx.commands.delete(nodeId); return { ok: true, cleared: nodeId }; }
     if (!Number.isInteger(count) || (count < 1 && count !== -1)) throw adminBadRequest('count: expected a positive integer or -1');
     const queue = ctx.commands.get(nodeId) ?? [];
@@ -564,7 +653,12 @@ const ADMIN = {
   'POST /admin/settings': (ctx, body) => {
     const s = body ?? {};
     const next = { ...ctx.settings };
+    const nextPcrs = [...ctx.configuredPcrs];
     for (const [k, v] of Object.entries(s)) {
+      if (/^pcr[012]$/.test(k)) {
+        nextPcrs[Number(k[3])] = hexPcr(k, v);
+        continue;
+      }
       if (k === 'heartbeat_interval_ms') {
         if (!Number.isSafeInteger(v) || v <= 0) throw adminBadRequest('heartbeat_interval_ms: expected a positive integer');
       } else if (k === 'debug_mode' || k === 'tag18') {
@@ -579,7 +673,35 @@ const ADMIN = {
       next[k] = v;
     }
     ctx.settings = next;
-    return { settings: ctx.settings };
+    ctx.configuredPcrs = nextPcrs;
+    const pcrs = currentPcrs(ctx);
+    return { settings: ctx.settings, pcr0: pcrs.get(0).toString('hex'), pcr1: pcrs.get(1).toString('hex'), pcr2: pcrs.get(2).toString('hex') };
+  },
+  'POST /admin/rotate-key': async (ctx, body) => {
+    const b = body ?? {};
+    let newPcrs = null;
+    if (b.new_pcrs != null) newPcrs = ['pcr0', 'pcr1', 'pcr2'].map((k) => hexPcr(`new_pcrs.${k}`, b.new_pcrs[k]));
+    const previous = ctx.enclave.publicKeyHex;
+    ctx.enclave = newEnclaveKey();
+    if (newPcrs) ctx.configuredPcrs = newPcrs;
+    ctx.rotations++;
+    const pcrs = currentPcrs(ctx);
+    const out = {
+      enclave_public_key: ctx.enclave.publicKeyHex,
+      previous_public_key: previous,
+      pcr0: pcrs.get(0).toString('hex'), pcr1: pcrs.get(1).toString('hex'), pcr2: pcrs.get(2).toString('hex'),
+    };
+    const url = b.sui_admin_url ?? ctx.sui.admin_url;
+    const cfg = b.enclave_config_id ?? ctx.sui.enclave_config_id;
+    if (b.sui_admin_url || b.enclave_config_id || (url && cfg && b.register !== false)) {
+      out.sui = await registerOnSui(ctx, { suiAdminUrl: url, configId: cfg, updatePcrs: !!newPcrs });
+      out.enclave_id = out.sui.enclave_id;
+    }
+    return out;
+  },
+  'POST /admin/register-on-sui': async (ctx, body) => {
+    const b = body ?? {};
+    return registerOnSui(ctx, { suiAdminUrl: b.sui_admin_url, configId: b.enclave_config_id, appType: b.app_type, updatePcrs: !!b.update_pcrs });
   },
   'POST /admin/reset-counters': (ctx) => { ctx.counters = newCounters(); ctx.faults.fired = {}; return { ok: true }; },
   'POST /admin/forget-nodes': (ctx, body) => {
@@ -600,7 +722,7 @@ async function handleAdmin(ctx, req, res) {
         try { body = JSON.parse(raw.toString('utf8')); } catch { throw new HttpError(400, 'body is not valid JSON'); }
       }
     }
-    const out = handler(ctx, body);
+    const out = await handler(ctx, body);
     const bytes = Buffer.from(JSON.stringify(out, null, 1));
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': bytes.length });
     res.end(bytes);
@@ -658,16 +780,34 @@ async function main() {
   const admin = http.createServer((req, res) => { handleAdmin(ctx, req, res); });
   admin.keepAliveTimeout = LIMITS.keepAliveTimeoutMs;
 
+  // Connections arrive on a plain TCP front and are handed to the HTTPS server, unless a
+  // tls_hang fault holds them: TCP accepted, the ClientHello read and never answered.
+  const held = new Set();
+  const front = net.createServer((sock) => {
+    if (ctx.faults.take('any', 'connection')) {
+      log(ctx, 'fault tls_hang: holding a connection before TLS');
+      held.add(sock);
+      ctx.counters.tls_hangs = (ctx.counters.tls_hangs ?? 0) + 1;
+      sock.on('data', () => {});
+      sock.on('error', () => {});
+      sock.on('close', () => held.delete(sock));
+      return;
+    }
+    server.emit('connection', sock);
+  });
+
   let port;
   let adminPort;
   try {
-    port = await listen(server, opts.port);
+    port = await listen(front, opts.port);
     adminPort = await listen(admin, opts.adminPort);
   } catch (e) {
     return fail(`cannot listen: ${e.message}`, 1);
   }
 
   const stop = () => {
+    front.close();
+    for (const sock of held) sock.destroy();
     server.close();
     admin.close();
     server.closeAllConnections();
@@ -677,6 +817,14 @@ async function main() {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
+  let suiRegistration;
+  if (opts.registerOnStart) {
+    try {
+      suiRegistration = await registerOnSui(ctx, {});
+    } catch (e) {
+      return fail(`--register-on-start: ${e.message}`, 1);
+    }
+  }
   const pcrs = currentPcrs(ctx);
   process.stdout.write(`${JSON.stringify({
     ready: true,
@@ -687,6 +835,7 @@ async function main() {
     pcr1: pcrs.get(1).toString('hex'),
     pcr2: pcrs.get(2).toString('hex'),
     nitro_root: path.join(opts.pkiDir, 'nitro-root.pem'),
+    ...(suiRegistration ? { sui: suiRegistration } : {}),
   })}\n`);
   return undefined;
 }

@@ -13,6 +13,9 @@ export const FAULT_KINDS = Object.freeze({
   slow: { endpoints: ENDPOINTS, stage: 'transport' },
   malformed: { endpoints: ENDPOINTS, stage: 'transport' },
   reset: { endpoints: ENDPOINTS, stage: 'transport' },
+  hang: { endpoints: ENDPOINTS, stage: 'transport' },
+  // before any endpoint is known: TCP accepted, TLS never completed (endpoint must be "any")
+  tls_hang: { endpoints: [], stage: 'connection' },
   bad_signature: { endpoints: SIGNED, stage: 'answer' },
   wrong_key: { endpoints: SIGNED, stage: 'answer' },
   replay: { endpoints: [...SIGNED, 'attestation'], stage: 'answer' },
@@ -37,6 +40,7 @@ export class FaultQueue {
     if (!spec) throw new Error(`unknown fault kind ${JSON.stringify(kind)}; known: ${Object.keys(FAULT_KINDS).join(', ')}`);
     const ep = endpoint ?? spec.defaultEndpoint ?? 'any';
     if (ep !== 'any' && !ENDPOINTS.includes(ep)) throw new Error(`unknown endpoint ${JSON.stringify(ep)}; known: any, ${ENDPOINTS.join(', ')}`);
+    if (spec.stage === 'connection' && ep !== 'any') throw new Error(`fault ${kind} acts on connections, before any endpoint: use endpoint "any"`);
     if (ep !== 'any' && !spec.endpoints.includes(ep)) throw new Error(`fault ${kind} cannot act on endpoint ${ep}; it acts on ${spec.endpoints.join(', ')}`);
     if (!Number.isInteger(count) || (count < 1 && count !== -1)) throw new Error('count must be a positive integer or -1 (until cleared)');
     if (ms !== undefined && !(Number.isInteger(ms) && ms >= 0)) throw new Error('ms must be a non-negative integer');
@@ -51,7 +55,7 @@ export class FaultQueue {
    */
   take(endpoint, stage, accept = () => true) {
     const i = this.pending.findIndex((f) => FAULT_KINDS[f.kind].stage === stage
-      && (f.endpoint === endpoint || (f.endpoint === 'any' && FAULT_KINDS[f.kind].endpoints.includes(endpoint)))
+      && (stage === 'connection' || f.endpoint === endpoint || (f.endpoint === 'any' && FAULT_KINDS[f.kind].endpoints.includes(endpoint)))
       && accept(f.kind));
     if (i < 0) return null;
     const fault = this.pending[i];
