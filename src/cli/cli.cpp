@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   register_attest_command(app, ctx);
   register_slashing_commands(app, ctx);
   register_version_command(app, ctx);
+  register_docgen_command(app, ctx);
 
   try {
     app.parse(argc, argv);

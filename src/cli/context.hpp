@@ -55,5 +55,6 @@ void register_attest_command(CLI::App& app, Context& ctx);    // attest
 void register_slashing_commands(CLI::App& app, Context& ctx); // slashing status/clear
 void register_run_command(CLI::App& app, Context& ctx);       // run
 void register_version_command(CLI::App& app, Context& ctx);   // version
+void register_docgen_command(CLI::App& app, Context& ctx);    // docgen (hidden: man page, completions)
 
 }  // namespace k3s_daas::cli

@@ -59,6 +59,25 @@ Result<std::unique_ptr<WorkerNode>> WorkerNode::create(supervisor::Supervisor& s
 }
 
 Status WorkerNode::start_runtime() {
+  // Take over from an earlier run of the agent that died without stopping its children (a crash,
+  // the watchdog's SIGABRT, SIGKILL: the unit's KillMode=process leaves them running). Its pid
+  // files name them; a pid whose start time differs is someone else and is left alone. Stopping
+  // the old k3s agent and containerd with SIGTERM leaves the containerd-shims, and with them the
+  // pods' containers, running: the containerd started next reconnects to them. Never two pairs.
+  const auto& work_dir = options_.k3s.work_dir;
+  std::vector<std::string> errors;
+  bool took_over = false;
+  if (!supervisor_.has(kK3sChild) || supervisor_.is_stopped(kK3sChild)) {
+    took_over |= teardown::stop_leftover(work_dir / "k3s-agent.pid", options_.k3s.stop_timeout, errors);
+  }
+  const auto& runtime_child = runtime_->child_name();
+  if (!runtime_child.empty() && (!supervisor_.has(runtime_child) || supervisor_.is_stopped(runtime_child))) {
+    took_over |= teardown::stop_leftover(work_dir / "containerd.pid", supervisor_.limits().stop_timeout, errors);
+  }
+  if (!errors.empty()) {
+    return make_error(ErrorKind::kInternal, "an earlier run's processes could not be stopped: " + errors.front());
+  }
+  if (took_over) K3S_LOG(kRuntime, warn, "stopped what an earlier run of the agent left running; pods' containers kept");
   K3S_LOG(kRuntime, info, "starting the container runtime ({})", runtime_->type());
   return runtime_->start(supervisor_);
 }
