@@ -224,20 +224,13 @@ function decodePure(bytes, type) {
 		case 'address':
 			if (bytes.length !== 32) return null;
 			return '0x' + toHex(bytes);
-		case 'bytes': {
-			try {
-				const [len, pos] = decodeUleb(bytes, 0);
-				if (pos + len !== bytes.length) return null;
-				return Uint8Array.from(bytes.subarray(pos));
-			} catch {
-				return null;
-			}
-		}
+		case 'bytes':
 		case 'string': {
+			// ULEB128 length + exactly that many bytes (vector<u8>, or a String's UTF-8).
 			try {
 				const [len, pos] = decodeUleb(bytes, 0);
 				if (pos + len !== bytes.length) return null;
-				return utf8.decode(bytes.subarray(pos));
+				return type === 'bytes' ? Uint8Array.from(bytes.subarray(pos)) : utf8.decode(bytes.subarray(pos));
 			} catch {
 				return null;
 			}
@@ -1275,6 +1268,22 @@ export class Chain {
 		return coins.reduce((a, b) => (b.fields.balance > a.fields.balance ? b : a));
 	}
 
+	/** Builds, signs (with `key`, sender = its address, largest coin as gas) and executes a transaction. */
+	async #signedCall(key, build) {
+		const sender = key.toSuiAddress();
+		const gas = this.#largestCoin(sender);
+		const tx = new Transaction();
+		tx.setSender(sender);
+		tx.setGasPrice(this.rgp);
+		tx.setGasBudget(50_000_000n);
+		tx.setGasPayment([{ objectId: gas.id, version: String(gas.version), digest: gas.digest }]);
+		build(tx);
+		const bytes = await tx.build();
+		const { signature } = await key.signTransaction(bytes);
+		const { record } = await this.execute(bytes, [signature]);
+		return record;
+	}
+
 	/** Funds `address` with `coins` new coins of `amount` MIST each (a real faucet transaction). */
 	fund(address, amount, coins = 1) {
 		const to = addr(address);
@@ -1283,17 +1292,10 @@ export class Chain {
 		if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error('coins must be an integer in 1..200');
 		if (amt <= 0n) throw new Error('amount_mist must be positive');
 		return this.#withAdminLock(async () => {
-			const gas = this.#largestCoin(this.faucetAddress);
-			const tx = new Transaction();
-			tx.setSender(this.faucetAddress);
-			tx.setGasPrice(this.rgp);
-			tx.setGasBudget(50_000_000n);
-			tx.setGasPayment([{ objectId: gas.id, version: String(gas.version), digest: gas.digest }]);
-			const split = tx.splitCoins(tx.gas, Array.from({ length: n }, () => amt));
-			tx.transferObjects(Array.from({ length: n }, (_, i) => split[i]), to);
-			const bytes = await tx.build();
-			const { signature } = await this.faucetKey.signTransaction(bytes);
-			const { record } = await this.execute(bytes, [signature]);
+			const record = await this.#signedCall(this.faucetKey, (tx) => {
+				const split = tx.splitCoins(tx.gas, Array.from({ length: n }, () => amt));
+				tx.transferObjects(Array.from({ length: n }, (_, i) => split[i]), to);
+			});
 			if (record.status !== 'success') throw new Error(`faucet transaction failed: ${record.errorDebug}`);
 			const created = record.changes.filter((c) => c.idOp === 'Created' && c.output).map((c) => c.output);
 			return { digest: record.digest, coins: created };
@@ -1307,24 +1309,17 @@ export class Chain {
 			if (!rec) throw new Error(`stake record not found (${recordId ?? nodeId})`);
 			const amt = all ? rec.fields.amount : toBigInt(amount, 'amount_mist');
 			const pool = this.objects.get(this.poolId);
-			const gas = this.#largestCoin(this.adminAddress);
-			const tx = new Transaction();
-			tx.setSender(this.adminAddress);
-			tx.setGasPrice(this.rgp);
-			tx.setGasBudget(50_000_000n);
-			tx.setGasPayment([{ objectId: gas.id, version: String(gas.version), digest: gas.digest }]);
-			tx.moveCall({
-				target: `${this.packageId}::${M.MODULE}::slash_stake`,
-				arguments: [
-					tx.sharedObjectRef({ objectId: pool.id, initialSharedVersion: String(pool.owner.isv), mutable: true }),
-					tx.sharedObjectRef({ objectId: rec.id, initialSharedVersion: String(rec.owner.isv), mutable: true }),
-					tx.pure.u64(amt),
-					tx.pure.string(reason ?? 'slashed by admin'),
-				],
-			});
-			const bytes = await tx.build();
-			const { signature } = await this.adminKey.signTransaction(bytes);
-			const { record } = await this.execute(bytes, [signature]);
+			const record = await this.#signedCall(this.adminKey, (tx) =>
+				tx.moveCall({
+					target: `${this.packageId}::${M.MODULE}::slash_stake`,
+					arguments: [
+						this.#shared(tx, pool, true),
+						this.#shared(tx, rec, true),
+						tx.pure.u64(amt),
+						tx.pure.string(reason ?? 'slashed by admin'),
+					],
+				}),
+			);
 			return { record, stakeRecord: this.objects.get(rec.id) };
 		});
 	}
@@ -1351,19 +1346,7 @@ export class Chain {
 	}
 
 	#adminCall(build) {
-		return this.#withAdminLock(async () => {
-			const gas = this.#largestCoin(this.adminAddress);
-			const tx = new Transaction();
-			tx.setSender(this.adminAddress);
-			tx.setGasPrice(this.rgp);
-			tx.setGasBudget(50_000_000n);
-			tx.setGasPayment([{ objectId: gas.id, version: String(gas.version), digest: gas.digest }]);
-			build(tx);
-			const bytes = await tx.build();
-			const { signature } = await this.adminKey.signTransaction(bytes);
-			const { record } = await this.execute(bytes, [signature]);
-			return record;
-		});
+		return this.#withAdminLock(() => this.#signedCall(this.adminKey, build));
 	}
 
 	#enclaveObject(id, kind) {

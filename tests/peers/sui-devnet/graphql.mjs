@@ -141,25 +141,10 @@ function typeSignature(repr) {
 	if (prims.includes(repr)) return repr;
 	const m = repr.match(/^(0x[0-9a-f]+)::(\w+)::(\w+)(?:<(.*)>)?$/);
 	if (!m) return repr;
-	const params = m[4] ? splitTypeParams(m[4]).map(typeSignature) : [];
+	const params = m[4] ? M.splitTypeParams(m[4]).map(typeSignature) : [];
 	return { datatype: { package: m[1], module: m[2], type: m[3], typeParameters: params } };
 }
 
-function splitTypeParams(s) {
-	const out = [];
-	let depth = 0;
-	let cur = '';
-	for (const ch of s) {
-		if (ch === '<') depth++;
-		if (ch === '>') depth--;
-		if (ch === ',' && depth === 0) {
-			out.push(cur.trim());
-			cur = '';
-		} else cur += ch;
-	}
-	if (cur.trim()) out.push(cur.trim());
-	return out;
-}
 
 class MoveValueView {
 	constructor(type, json, bcsBytes) {
@@ -206,44 +191,34 @@ function ownerView(ctx, owner) {
 	}
 }
 
-class AddressView {
-	constructor(ctx, address) {
-		this.ctx = ctx;
-		this._address = normalizeSuiAddress(address);
-		this.__typename = 'Address';
+/**
+ * What every addressable view (Address, Object, MovePackage) answers the same way here: balances
+ * of its address, and the empty things (name records, dynamic fields, received transactions).
+ */
+class AddressableView {
+	ownerId() {
+		throw new Error('ownerId() not implemented');
 	}
-	address() {
-		return this._address;
+	balance({ coinType }) {
+		return balanceView(this.ctx, this.ownerId(), coinType);
 	}
-	id() {
-		return Buffer.from(`Address:${this._address}`).toString('base64');
+	multiGetBalances({ keys }) {
+		return keys.map((k) => balanceView(this.ctx, this.ownerId(), k));
 	}
-	addressAt() {
-		return this;
+	balances() {
+		return emptyConnection();
 	}
-	asObject() {
-		const o = this.ctx.chain.getObject(this._address);
-		return o ? new ObjectView(this.ctx, o) : null;
+	objects() {
+		return emptyConnection();
+	}
+	receivedTransactions() {
+		return emptyConnection();
 	}
 	asTransactionObject() {
 		return null;
 	}
-	balance({ coinType }) {
-		return balanceView(this.ctx, this._address, coinType);
-	}
-	multiGetBalances({ keys }) {
-		return keys.map((k) => balanceView(this.ctx, this._address, k));
-	}
-	balances(args) {
-		const { total } = this.ctx.chain.balanceOf(this._address);
-		const list = total > 0n ? [balanceView(this.ctx, this._address, SUI_COIN_TYPE)] : [];
-		return paginate(list, args, (b) => b._coinType);
-	}
 	defaultNameRecord() {
 		return null;
-	}
-	objects(args) {
-		return objectsConnection(this.ctx, this.ctx.chain.ownedObjects(this._address), args, 'MoveObject');
 	}
 	dynamicField() {
 		return null;
@@ -259,6 +234,54 @@ class AddressView {
 	}
 	multiGetDynamicObjectFields({ keys }) {
 		return keys.map(() => null);
+	}
+}
+
+/** An ObjectView of `o`, or null. */
+function objectView(ctx, o, typename) {
+	return o ? new ObjectView(ctx, o, typename) : null;
+}
+
+/** Every stored version of an object, oldest first. */
+function versionsOf(ctx, id) {
+	const h = ctx.chain.history.get(id);
+	return h ? [...h.values()].sort((a, b) => (a.version < b.version ? -1 : 1)) : [];
+}
+
+function versionsConnection(ctx, list, args) {
+	return paginate(list, args, (o) => Number(o.version), (o) => objectView(ctx, o));
+}
+
+class AddressView extends AddressableView {
+	constructor(ctx, address) {
+		super();
+		this.ctx = ctx;
+		this._address = normalizeSuiAddress(address);
+		this.__typename = 'Address';
+	}
+	ownerId() {
+		return this._address;
+	}
+	address() {
+		return this._address;
+	}
+	id() {
+		return Buffer.from(`Address:${this._address}`).toString('base64');
+	}
+	addressAt() {
+		return this;
+	}
+	asObject() {
+		const o = this.ctx.chain.getObject(this._address);
+		return objectView(this.ctx, o);
+	}
+	balances(args) {
+		const { total } = this.ctx.chain.balanceOf(this._address);
+		const list = total > 0n ? [balanceView(this.ctx, this._address, SUI_COIN_TYPE)] : [];
+		return paginate(list, args, (b) => b._coinType);
+	}
+	objects(args) {
+		return objectsConnection(this.ctx, this.ctx.chain.ownedObjects(this._address), args, 'MoveObject');
 	}
 	transactions(args) {
 		const a = this._address;
@@ -308,11 +331,15 @@ function objectsConnection(ctx, objs, args, typename) {
 	return paginate(filtered, args, (o) => o.id, (o) => new ObjectView(ctx, o, typename));
 }
 
-class ObjectView {
+class ObjectView extends AddressableView {
 	constructor(ctx, obj, typename = 'Object') {
+		super();
 		this.ctx = ctx;
 		this.obj = obj;
 		this.__typename = typename;
+	}
+	ownerId() {
+		return this.obj.id;
 	}
 	id() {
 		return Buffer.from(`Object:${this.obj.id}:${this.obj.version}`).toString('base64');
@@ -351,9 +378,6 @@ class ObjectView {
 	asDynamicField() {
 		return null;
 	}
-	asTransactionObject() {
-		return null;
-	}
 	addressAt() {
 		return new AddressView(this.ctx, this.obj.id);
 	}
@@ -370,63 +394,28 @@ class ObjectView {
 	objectAt({ version }) {
 		if (version == null) return this;
 		const o = this.ctx.chain.getObjectAt(this.obj.id, version);
-		return o ? new ObjectView(this.ctx, o) : null;
-	}
-	#versions() {
-		const h = this.ctx.chain.history.get(this.obj.id);
-		return h ? [...h.values()].sort((a, b) => (a.version < b.version ? -1 : 1)) : [];
+		return objectView(this.ctx, o);
 	}
 	objectVersionsAfter(args) {
-		const list = this.#versions().filter((o) => o.version > this.obj.version);
-		return paginate(list, args, (o) => Number(o.version), (o) => new ObjectView(this.ctx, o));
+		return versionsConnection(this.ctx, versionsOf(this.ctx, this.obj.id).filter((o) => o.version > this.obj.version), args);
 	}
 	objectVersionsBefore(args) {
-		const list = this.#versions().filter((o) => o.version < this.obj.version);
-		return paginate(list, args, (o) => Number(o.version), (o) => new ObjectView(this.ctx, o));
-	}
-	receivedTransactions() {
-		return emptyConnection();
-	}
-	balance({ coinType }) {
-		return balanceView(this.ctx, this.obj.id, coinType);
-	}
-	balances() {
-		return emptyConnection();
-	}
-	multiGetBalances({ keys }) {
-		return keys.map((k) => balanceView(this.ctx, this.obj.id, k));
-	}
-	defaultNameRecord() {
-		return null;
-	}
-	objects() {
-		return emptyConnection();
-	}
-	dynamicField() {
-		return null;
-	}
-	dynamicObjectField() {
-		return null;
-	}
-	dynamicFields() {
-		return emptyConnection();
-	}
-	multiGetDynamicFields({ keys }) {
-		return keys.map(() => null);
-	}
-	multiGetDynamicObjectFields({ keys }) {
-		return keys.map(() => null);
+		return versionsConnection(this.ctx, versionsOf(this.ctx, this.obj.id).filter((o) => o.version < this.obj.version), args);
 	}
 }
 
-class PackageView {
+class PackageView extends AddressableView {
 	constructor(ctx, address) {
+		super();
 		this.ctx = ctx;
 		this._address = address;
 		this.__typename = 'MovePackage';
 	}
 	get obj() {
 		return this.ctx.chain.getObject(this._address);
+	}
+	ownerId() {
+		return this._address;
 	}
 	id() {
 		return Buffer.from(`MovePackage:${this._address}`).toString('base64');
@@ -495,29 +484,8 @@ class PackageView {
 	objectVersionsBefore() {
 		return emptyConnection();
 	}
-	receivedTransactions() {
-		return emptyConnection();
-	}
-	asTransactionObject() {
-		return null;
-	}
 	addressAt() {
 		return new AddressView(this.ctx, this._address);
-	}
-	balance({ coinType }) {
-		return balanceView(this.ctx, this._address, coinType);
-	}
-	balances() {
-		return emptyConnection();
-	}
-	multiGetBalances({ keys }) {
-		return keys.map((k) => balanceView(this.ctx, this._address, k));
-	}
-	defaultNameRecord() {
-		return null;
-	}
-	objects() {
-		return emptyConnection();
 	}
 }
 
@@ -887,7 +855,7 @@ class TransactionView {
 			gasPayment: (args) =>
 				paginate(r.gasPayment, args, (_x, i) => i, (ref) => {
 					const o = this.ctx.chain.getObjectAt(ref.objectId, ref.version);
-					return o ? new ObjectView(this.ctx, o) : null;
+					return objectView(this.ctx, o);
 				}),
 		};
 	}
@@ -902,7 +870,7 @@ class TransactionView {
 					const o = inp.Object;
 					if (o?.ImmOrOwnedObject) {
 						const obj = ctx.chain.getObjectAt(o.ImmOrOwnedObject.objectId, o.ImmOrOwnedObject.version);
-						return { __typename: 'OwnedOrImmutable', object: obj ? new ObjectView(ctx, obj) : null };
+						return { __typename: 'OwnedOrImmutable', object: objectView(ctx, obj) };
 					}
 					if (o?.SharedObject)
 						return {
@@ -913,7 +881,7 @@ class TransactionView {
 						};
 					if (o?.Receiving) {
 						const obj = ctx.chain.getObjectAt(o.Receiving.objectId, o.Receiving.version);
-						return { __typename: 'Receiving', object: obj ? new ObjectView(ctx, obj) : null };
+						return { __typename: 'Receiving', object: objectView(ctx, obj) };
 					}
 					return { __typename: 'Pure', bytes: null };
 				}),
@@ -1063,8 +1031,8 @@ class EffectsView {
 			address: c.id,
 			idCreated: c.idOp === 'Created',
 			idDeleted: c.idOp === 'Deleted',
-			inputState: c.input ? new ObjectView(this.ctx, c.input) : null,
-			outputState: c.output ? new ObjectView(this.ctx, c.output) : null,
+			inputState: objectView(this.ctx, c.input),
+			outputState: objectView(this.ctx, c.output),
 		}), pageLimits('TransactionEffects', 'objectChanges'));
 	}
 	events(args) {
@@ -1073,7 +1041,7 @@ class EffectsView {
 	gasEffects() {
 		const g = this.rec.gasUsed;
 		return {
-			gasObject: this.rec.gasObject ? new ObjectView(this.ctx, this.rec.gasObject) : null,
+			gasObject: objectView(this.ctx, this.rec.gasObject),
 			gasSummary: {
 				computationCost: num(g.computationCost),
 				storageCost: num(g.storageCost),
@@ -1102,7 +1070,7 @@ class EffectsView {
 	unchangedConsensusObjects(args) {
 		return paginate(this.rec.unchangedShared, args, (_x, i) => i, (u) => {
 			const o = this.ctx.chain.getObjectAt(u.id, u.version);
-			return { __typename: 'ConsensusObjectRead', object: o ? new ObjectView(this.ctx, o) : null };
+			return { __typename: 'ConsensusObjectRead', object: objectView(this.ctx, o) };
 		});
 	}
 }
@@ -1301,13 +1269,13 @@ function rootValue(ctx0) {
 				const h = ctx.chain.history.get(id);
 				o = h ? [...h.values()].filter((x) => x.version <= BigInt(rootVersion)).sort((a, b) => (a.version < b.version ? 1 : -1))[0] : null;
 			} else o = ctx.chain.getObject(id);
-			return o ? new ObjectView(ctx, o) : null;
+			return objectView(ctx, o);
 		},
 		multiGetObjects: ({ keys }, ctx) =>
 			keys.map((k) => {
 				const id = addr(k.address);
 				const o = k.version != null ? ctx.chain.getObjectAt(id, k.version) : ctx.chain.getObject(id);
-				return o ? new ObjectView(ctx, o) : null;
+				return objectView(ctx, o);
 			}),
 		objects: (args, ctx) => {
 			const f = args.filter ?? {};
@@ -1315,11 +1283,10 @@ function rootValue(ctx0) {
 			return objectsConnection(ctx, [...ctx.chain.objects.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), args, 'Object');
 		},
 		objectVersions: (args, ctx) => {
-			const h = ctx.chain.history.get(addr(args.address));
-			let list = h ? [...h.values()].sort((a, b) => (a.version < b.version ? -1 : 1)) : [];
+			let list = versionsOf(ctx, addr(args.address));
 			if (args.filter?.afterVersion != null) list = list.filter((o) => o.version > BigInt(args.filter.afterVersion));
 			if (args.filter?.beforeVersion != null) list = list.filter((o) => o.version < BigInt(args.filter.beforeVersion));
-			return paginate(list, args, (o) => Number(o.version), (o) => new ObjectView(ctx, o));
+			return versionsConnection(ctx, list, args);
 		},
 		package: ({ address }, ctx) => {
 			const id = addr(address);

@@ -70,11 +70,12 @@ export function structTagOf(type) {
 	const lt = type.indexOf('<');
 	const head = lt < 0 ? type : type.slice(0, lt);
 	const [address, module, name] = head.split('::');
-	const params = lt < 0 ? [] : splitTop(type.slice(lt + 1, -1)).map((t) => ({ struct: structTagOf(t) }));
+	const params = lt < 0 ? [] : splitTypeParams(type.slice(lt + 1, -1)).map((t) => ({ struct: structTagOf(t) }));
 	return { address, module, name, typeParams: params };
 }
 
-function splitTop(s) {
+/** Splits the type parameters of a generic type at top-level commas. */
+export function splitTypeParams(s) {
 	const out = [];
 	let depth = 0;
 	let cur = '';

@@ -1,6 +1,6 @@
 // Shared helpers for the peer tests: a temp PKI, the server as a child process, an mTLS client,
-// seal tokens made with @mysten/sui, and an envelope check whose BCS is rebuilt here by hand
-// (independent of the server's use of the `bcs` library).
+// seal tokens made with @mysten/sui (layout: the one SealTokenV1 of lib/wire.mjs), and an envelope
+// check whose BCS is rebuilt here by hand (independent of the server's use of the `bcs` library).
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 import assert from 'node:assert/strict';
+import { SealTokenV1 } from '../lib/wire.mjs';
 import { Decoder, Encoder, Tag } from 'cbor-x';
 import { bcs } from '@mysten/sui/bcs';
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
@@ -103,16 +104,8 @@ export function admin(info, method, p, body) {
 
 // ---------------------------------------------------------------- seal tokens
 
-export const SealTokenV1 = bcs.struct('SealTokenV1', {
-  version: bcs.u8(),
-  node_id: bcs.string(),
-  staker: bcs.Address,
-  stake_id: bcs.Address,
-  audience: bcs.byteVector(),
-  issued_at_ms: bcs.u64(),
-  expires_at_ms: bcs.u64(),
-  nonce: bcs.byteVector(),
-});
+// The one definition of the seal-token layout (protocol.md section 2) lives in lib/wire.mjs.
+export { SealTokenV1 };
 
 export const randomAddress = () => `0x${crypto.randomBytes(32).toString('hex')}`;
 
