@@ -7,7 +7,7 @@
 #   systemd-box.sh exec NAME CMD...       run CMD inside the booted box (nsenter into all namespaces)
 #   systemd-box.sh shell NAME             an interactive shell in the box
 #   systemd-box.sh root NAME              print the box's root folder on the host
-#   systemd-box.sh stop NAME              power the box off and delete its root
+#   systemd-box.sh stop NAME [--now]      power the box off (--now: kill it) and delete its root
 #   systemd-box.sh check                  exit 0 when this machine can boot a box (prints why not)
 #
 # The cached root lives OUTSIDE the git clone ($K3S_DAAS_BOX_CACHE, default
@@ -157,18 +157,23 @@ boot() {
   log "box $name running ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s to copy and boot; root $dir/root)"
 }
 
-stop() {
+stop() {  # stop NAME [--now]: power off (30 s at most), or with --now kill the box at once
   local dir; dir=$(box_dir "$1")
+  local now=0; [ "${2:-}" = "--now" ] && now=1
   local np; np=$(cat "$dir/nspawn.pid" 2>/dev/null || true)
+  local leader; leader=$(leader_pid "$dir" 2>/dev/null || true)
   if [ -n "$np" ] && kill -0 "$np" 2>/dev/null; then
-    in_box "$dir" systemctl poweroff --no-block >/dev/null 2>&1 || kill -TERM "$np" 2>/dev/null || true
-    local i
-    for i in $(seq 1 300); do kill -0 "$np" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$np" 2>/dev/null; then
-      log "box $1 did not power off in 30 s; killing systemd-nspawn"
-      kill -KILL "$np" 2>/dev/null || true
-      sleep 0.5
+    if [ $now -eq 0 ] && [ -n "$leader" ]; then
+      nsenter -t "$leader" -a systemctl poweroff --no-block >/dev/null 2>&1 || true
+      local i
+      for i in $(seq 1 300); do kill -0 "$np" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$np" 2>/dev/null && log "box $1 did not power off in 30 s; killing it"
     fi
+    # SIGKILL to the box's pid 1 ends every process of its pid namespace (nested ones too).
+    [ -n "$leader" ] && kill -KILL "$leader" 2>/dev/null || true
+    local i
+    for i in $(seq 1 100); do kill -0 "$np" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$np" 2>/dev/null || true
   fi
   # Anything mounted below the root (a crashed box) would make rm fail; lazy-unmount it first.
   if [ -d "$dir/root" ]; then
@@ -185,7 +190,7 @@ case "$cmd" in
   exec) [ $# -ge 2 ] || die "usage: exec NAME CMD..."; d=$(box_dir "$1"); shift; in_box "$d" "$@" ;;
   shell) d=$(box_dir "${1:-}"); in_box "$d" /bin/bash -l ;;
   root) d=$(box_dir "${1:-}"); echo "$d/root" ;;
-  stop) stop "${1:-}" ;;
+  stop) stop "${1:-}" "${2:-}" ;;
   -h|--help|help|"") sed -n '2,17p' "$0" ;;
   *) die "unknown command $cmd (see --help)" ;;
 esac
