@@ -51,7 +51,8 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME k3s-daas)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(CPACK_STRIP_FILES ON)
+# No CPACK_STRIP_FILES: the DEBUGINFO package below strips the binary itself after moving its
+# debug sections to the -dbgsym package (stripping first would leave nothing to move).
 set(CPACK_DEBIAN_PACKAGE_RELEASE ${K3S_DAAS_DEB_REVISION})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "k3s-daas maintainers <maintainers@users.noreply.b-seed-029784f7.example>")

@@ -110,7 +110,8 @@ for f in /lib/systemd/system/k3s-daas.service /usr/share/doc/k3s-daas/config.exa
          /usr/share/bash-completion/completions/k3s-daas /usr/share/zsh/vendor-completions/_k3s-daas; do
   box test -f "$f" || fail "missing $f"
 done
-box sh -c 'zcat /usr/share/man/man8/k3s-daas.8.gz | grep -q "^.SS \"k3s\\\\-daas config validate\""' || fail "the man page lacks 'config validate'"
+box zcat /usr/share/man/man8/k3s-daas.8.gz > "$work/k3s-daas.8"
+grep -qF '.SS "k3s\-daas config validate"' "$work/k3s-daas.8" || fail "the man page lacks 'config validate'"
 box grep -q "'config') echo" /usr/share/bash-completion/completions/k3s-daas || fail "bash completion lacks 'config'"
 box k3s-daas version | grep -q "^k3s-daas $(echo "$version1" | cut -d- -f1) " || fail "k3s-daas version: $(box k3s-daas version)"
 [ "$(box systemctl is-enabled k3s-daas.service || true)" = disabled ] || fail "the unit is enabled on first install"
