@@ -39,14 +39,11 @@ struct Scan {
 
 Scan* scan_of(void* context) { return static_cast<Scan*>(context); }
 
-void on_scalar_u8(void* c, std::uint8_t) { scan_of(c)->take_slot(); }
-void on_scalar_u16(void* c, std::uint16_t) { scan_of(c)->take_slot(); }
-void on_scalar_u32(void* c, std::uint32_t) { scan_of(c)->take_slot(); }
-void on_scalar_u64(void* c, std::uint64_t) { scan_of(c)->take_slot(); }
-void on_scalar_simple(void* c) { scan_of(c)->take_slot(); }
-void on_scalar_float(void* c, float) { scan_of(c)->take_slot(); }
-void on_scalar_double(void* c, double) { scan_of(c)->take_slot(); }
-void on_scalar_bool(void* c, bool) { scan_of(c)->take_slot(); }
+// Any definite scalar (integer, float, simple value, bool), whatever its C type.
+template <typename... Value>
+void on_scalar(void* c, Value...) {
+  scan_of(c)->take_slot();
+}
 void on_string(void* c, cbor_data, std::size_t) { scan_of(c)->take_slot(); }
 void on_indefinite(void* c) { scan_of(c)->fail("indefinite-length items are not accepted"); }
 void on_array(void* c, std::size_t n) { scan_of(c)->start_container(n); }
@@ -63,30 +60,19 @@ void on_tag(void* c, std::uint64_t) {
 
 cbor_callbacks scan_callbacks() {
   cbor_callbacks cb = cbor_empty_callbacks;
-  cb.uint8 = on_scalar_u8;
-  cb.uint16 = on_scalar_u16;
-  cb.uint32 = on_scalar_u32;
-  cb.uint64 = on_scalar_u64;
-  cb.negint8 = on_scalar_u8;
-  cb.negint16 = on_scalar_u16;
-  cb.negint32 = on_scalar_u32;
-  cb.negint64 = on_scalar_u64;
-  cb.byte_string = on_string;        // definite byte string
-  cb.byte_string_start = on_indefinite;
-  cb.string = on_string;             // definite text string
-  cb.string_start = on_indefinite;
-  cb.array_start = on_array;         // definite array
-  cb.indef_array_start = on_indefinite;
-  cb.map_start = on_map;             // definite map
-  cb.indef_map_start = on_indefinite;
+  cb.uint8 = cb.negint8 = on_scalar<std::uint8_t>;
+  cb.uint16 = cb.negint16 = on_scalar<std::uint16_t>;
+  cb.uint32 = cb.negint32 = on_scalar<std::uint32_t>;
+  cb.uint64 = cb.negint64 = on_scalar<std::uint64_t>;
+  cb.float2 = cb.float4 = on_scalar<float>;
+  cb.float8 = on_scalar<double>;
+  cb.boolean = on_scalar<bool>;
+  cb.undefined = cb.null = on_scalar<>;
+  cb.byte_string = cb.string = on_string;  // definite strings
+  cb.array_start = on_array;               // definite array
+  cb.map_start = on_map;                   // definite map
   cb.tag = on_tag;
-  cb.float2 = on_scalar_float;
-  cb.float4 = on_scalar_float;
-  cb.float8 = on_scalar_double;
-  cb.undefined = on_scalar_simple;
-  cb.null = on_scalar_simple;
-  cb.boolean = on_scalar_bool;
-  cb.indef_break = on_indefinite;
+  cb.byte_string_start = cb.string_start = cb.indef_array_start = cb.indef_map_start = cb.indef_break = on_indefinite;
   return cb;
 }
 
