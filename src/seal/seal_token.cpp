@@ -7,15 +7,19 @@
 #include "k3s_daas/log.hpp"
 #include "k3s_daas/seal.hpp"
 #include "k3s_daas/sui_bcs.hpp"
+#include "rejected.hpp"
 
 namespace k3s_daas::seal {
-namespace {
 
-Error rejected(Reason* why, Reason reason, const std::string& detail) {
+Error detail::rejected(Reason* why, Reason reason, const std::string& detail) {
   if (why != nullptr) *why = reason;
   return make_error(ErrorKind::kVerify, std::string("seal token rejected (") + reason_name(reason) + ")" +
                                             (detail.empty() ? "" : ": " + detail));
 }
+
+namespace {
+
+using detail::rejected;
 
 // base64url without padding, canonical (re-encodes to the same text).
 std::optional<Bytes> strict_base64url(std::string_view part) {

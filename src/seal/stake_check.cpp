@@ -2,14 +2,12 @@
 #include "k3s_daas/seal.hpp"
 #include "k3s_daas/staking.hpp"
 #include "k3s_daas/sui_client.hpp"
+#include "rejected.hpp"
 
 namespace k3s_daas::seal {
 namespace {
 
-Error rejected(Reason* why, Reason reason, const std::string& detail) {
-  if (why != nullptr) *why = reason;
-  return make_error(ErrorKind::kVerify, std::string("seal token rejected (") + reason_name(reason) + "): " + detail);
-}
+using detail::rejected;
 
 // "0x<package>::<module>::StakeRecord", the package in any hex length.
 bool is_stake_record_type(const std::string& type, const crypto::Address& package, const std::string& module) {
