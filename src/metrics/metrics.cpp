@@ -17,37 +17,58 @@ struct Metrics::Impl {
 
 namespace {
 
-prometheus::Gauge* gauge(prometheus::Registry& registry, const std::string& name, const std::string& help) {
-  return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+// One metric family with a single unlabelled series, and the handle that points at it.
+template <typename Metric>
+struct Family {
+  Metric* Handles::*handle;
+  const char* name;
+  const char* help;
+};
+
+// Every metric the agent exports: each name and help text is written here and nowhere else.
+constexpr Family<prometheus::Gauge> kGauges[] = {
+    {&Handles::stake_amount_mist, "k3s_daas_stake_amount_mist", "Amount of the node's StakeRecord, in MIST"},
+    {&Handles::stake_status, "k3s_daas_stake_status", "StakeRecord status: 1 active, 2 slashed, 3 withdrawn, 0 unknown"},
+    {&Handles::slashed, "k3s_daas_slashed", "1 once a slash of this node's stake is confirmed on chain"},
+    {&Handles::master_reachable, "k3s_daas_master_reachable", "1 when the last master call succeeded"},
+    {&Handles::seal_token_expires_at_seconds, "k3s_daas_seal_token_expires_at_seconds",
+     "Expiry of the current seal token (Unix seconds)"},
+    {&Handles::k3s_up, "k3s_daas_k3s_up", "1 while the k3s agent is running and ready"},
+    {&Handles::runtime_up, "k3s_daas_runtime_up", "1 while the container runtime answers"},
+    {&Handles::running_containers, "k3s_daas_running_containers", "Running containers (k8s.io namespace)"},
+    {&Handles::crash_loop, "k3s_daas_crash_loop", "1 while a supervised child is in crash-loop"},
+};
+constexpr Family<prometheus::Counter> kCounters[] = {
+    {&Handles::chain_requests_failed, "k3s_daas_chain_requests_failed_total", "Chain requests that failed (any endpoint)"},
+    {&Handles::chain_endpoint_failovers, "k3s_daas_chain_endpoint_failovers_total",
+     "Times the chain client moved to another endpoint"},
+    {&Handles::partial_slashes, "k3s_daas_partial_slashes_total", "Slashes that left the stake at or above the minimum"},
+    {&Handles::heartbeats_sent, "k3s_daas_heartbeats_sent_total", "Heartbeats acknowledged by the master"},
+    {&Handles::heartbeats_failed, "k3s_daas_heartbeats_failed_total", "Heartbeats that failed (network, 5xx, rejected answers)"},
+    {&Handles::master_answers_rejected, "k3s_daas_master_answers_rejected_total",
+     "Master answers rejected: bad signature, wrong intent, stale, replayed, wrong echo"},
+    {&Handles::k3s_restarts, "k3s_daas_k3s_restarts_total", "Restarts of the k3s agent"},
+    {&Handles::runtime_restarts, "k3s_daas_runtime_restarts_total", "Restarts of the container runtime"},
+};
+
+template <typename Metric, typename Builder, std::size_t N>
+void register_all(prometheus::Registry& registry, Handles& handles, const Family<Metric> (&families)[N], Builder build) {
+  for (const auto& family : families) {
+    handles.*family.handle = &build().Name(family.name).Help(family.help).Register(registry).Add({});
+  }
 }
 
-prometheus::Counter* counter(prometheus::Registry& registry, const std::string& name, const std::string& help) {
-  return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+// Adds to `counter` the restarts seen since the last snapshot (`seen` remembers the last count).
+void count_restarts(prometheus::Counter* counter, unsigned& seen, unsigned restarts) {
+  if (restarts > seen) counter->Increment(restarts - seen);
+  seen = restarts;
 }
 
 }  // namespace
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
-  auto& r = *impl_->registry;
-  auto& h = handles_;
-  h.stake_amount_mist = gauge(r, "k3s_daas_stake_amount_mist", "Amount of the node's StakeRecord, in MIST");
-  h.stake_status = gauge(r, "k3s_daas_stake_status", "StakeRecord status: 1 active, 2 slashed, 3 withdrawn, 0 unknown");
-  h.chain_requests_failed = counter(r, "k3s_daas_chain_requests_failed_total", "Chain requests that failed (any endpoint)");
-  h.chain_endpoint_failovers = counter(r, "k3s_daas_chain_endpoint_failovers_total", "Times the chain client moved to another endpoint");
-  h.partial_slashes = counter(r, "k3s_daas_partial_slashes_total", "Slashes that left the stake at or above the minimum");
-  h.slashed = gauge(r, "k3s_daas_slashed", "1 once a slash of this node's stake is confirmed on chain");
-  h.heartbeats_sent = counter(r, "k3s_daas_heartbeats_sent_total", "Heartbeats acknowledged by the master");
-  h.heartbeats_failed = counter(r, "k3s_daas_heartbeats_failed_total", "Heartbeats that failed (network, 5xx, rejected answers)");
-  h.master_answers_rejected = counter(r, "k3s_daas_master_answers_rejected_total",
-                                      "Master answers rejected: bad signature, wrong intent, stale, replayed, wrong echo");
-  h.master_reachable = gauge(r, "k3s_daas_master_reachable", "1 when the last master call succeeded");
-  h.seal_token_expires_at_seconds = gauge(r, "k3s_daas_seal_token_expires_at_seconds", "Expiry of the current seal token (Unix seconds)");
-  h.k3s_up = gauge(r, "k3s_daas_k3s_up", "1 while the k3s agent is running and ready");
-  h.k3s_restarts = counter(r, "k3s_daas_k3s_restarts_total", "Restarts of the k3s agent");
-  h.runtime_up = gauge(r, "k3s_daas_runtime_up", "1 while the container runtime answers");
-  h.runtime_restarts = counter(r, "k3s_daas_runtime_restarts_total", "Restarts of the container runtime");
-  h.running_containers = gauge(r, "k3s_daas_running_containers", "Running containers (k8s.io namespace)");
-  h.crash_loop = gauge(r, "k3s_daas_crash_loop", "1 while a supervised child is in crash-loop");
+  register_all(*impl_->registry, handles_, kGauges, prometheus::BuildGauge);
+  register_all(*impl_->registry, handles_, kCounters, prometheus::BuildCounter);
 }
 
 Metrics::~Metrics() = default;
@@ -77,14 +98,10 @@ void Metrics::record_children(const std::vector<supervisor::ChildStatus>& childr
     bool up = child.state == supervisor::State::kReady;
     if (child.name == "k3s-agent") {
       handles_.k3s_up->Set(up ? 1 : 0);
-      if (child.restarts > seen_k3s_restarts_) handles_.k3s_restarts->Increment(child.restarts - seen_k3s_restarts_);
-      seen_k3s_restarts_ = child.restarts;
+      count_restarts(handles_.k3s_restarts, seen_k3s_restarts_, child.restarts);
     } else {
       handles_.runtime_up->Set(up ? 1 : 0);
-      if (child.restarts > seen_runtime_restarts_) {
-        handles_.runtime_restarts->Increment(child.restarts - seen_runtime_restarts_);
-      }
-      seen_runtime_restarts_ = child.restarts;
+      count_restarts(handles_.runtime_restarts, seen_runtime_restarts_, child.restarts);
     }
   }
   handles_.crash_loop->Set(any_crash_loop ? 1 : 0);
