@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "k3s_daas/result.hpp"
+#include "k3s_daas/url.hpp"
 
 namespace k3s_daas::net {
 
@@ -78,10 +79,9 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
 };
 
-// Strips credentials and query strings from a URL so it can be shown in logs and errors.
-std::string display_url(const std::string& url);
-
-// True when the URL's host is a loopback address or "localhost".
-bool is_loopback_url(const std::string& url);
+// The URL helpers live in common (k3s_daas/url.hpp); these names stay for src/sui, which still
+// calls them as net::display_url and net::is_loopback_url.
+using k3s_daas::display_url;
+using k3s_daas::is_loopback_url;
 
 }  // namespace k3s_daas::net

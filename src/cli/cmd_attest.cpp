@@ -10,6 +10,7 @@
 #include "k3s_daas/clock.hpp"
 #include "k3s_daas/fs.hpp"
 #include "k3s_daas/net.hpp"
+#include "k3s_daas/url.hpp"
 
 namespace k3s_daas::cli {
 namespace {
@@ -71,7 +72,7 @@ Result<Bytes> fetch_document(const std::string& url_in, const std::optional<conf
   request.url = url + "?nonce=" + hex_encode(nonce);
   K3S_ASSIGN(net::Response response, http.perform(request));
   if (response.status != 200) {
-    return make_error(ErrorKind::kRejected, "GET " + net::display_url(url) + ": HTTP " + std::to_string(response.status));
+    return make_error(ErrorKind::kRejected, "GET " + display_url(url) + ": HTTP " + std::to_string(response.status));
   }
   return attestation::decode_document_text(response.body);
 }
@@ -119,7 +120,7 @@ int run_attest(Context& ctx, const AttestOptions& o) {
     if (!fetched.ok()) return ctx.fail(fetched.error());
     document = std::move(fetched).value();
     policy.expected_nonce = nonce;
-    source = net::display_url(o.url);
+    source = display_url(o.url);
   }
 
   attestation::Check failed{};

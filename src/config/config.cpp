@@ -9,7 +9,7 @@
 #include "k3s_daas/encoding.hpp"
 #include "k3s_daas/fs.hpp"
 #include "k3s_daas/log.hpp"
-#include "k3s_daas/net.hpp"
+#include "k3s_daas/url.hpp"
 #include "schema.hpp"
 
 namespace k3s_daas::config {
@@ -435,7 +435,7 @@ Result<Config> load(const std::filesystem::path& path) {
 }
 
 json to_json(const Config& c, bool redact_secrets) {
-  auto url = [&](const std::string& u) { return redact_secrets ? net::display_url(u) : u; };
+  auto url = [&](const std::string& u) { return redact_secrets ? display_url(u) : u; };
   json urls = json::array();
   for (const auto& u : c.sui.rpc_urls) urls.push_back(url(u));
   auto null_if_empty = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };

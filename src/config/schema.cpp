@@ -3,7 +3,7 @@
 #include <regex>
 
 #include "k3s_daas/log.hpp"
-#include "k3s_daas/net.hpp"
+#include "k3s_daas/url.hpp"
 
 namespace k3s_daas::config::schema {
 namespace {
@@ -80,7 +80,7 @@ Check sui_url() {
   return [](const json& v) -> std::optional<std::string> {
     auto s = v.get<std::string>();
     if (s.rfind("https://", 0) == 0 && s.size() > 8) return ok();
-    if (s.rfind("http://", 0) == 0 && net::is_loopback_url(s)) return ok();
+    if (s.rfind("http://", 0) == 0 && is_loopback_url(s)) return ok();
     return std::string("expected an https:// URL (http:// only for loopback addresses)");
   };
 }

@@ -9,6 +9,7 @@
 #include "k3s_daas/fs.hpp"
 #include "k3s_daas/log.hpp"
 #include "k3s_daas/master.hpp"
+#include "k3s_daas/url.hpp"
 
 namespace k3s_daas::master {
 namespace {
@@ -226,9 +227,9 @@ Result<MasterClient> MasterClient::create(MasterClientOptions options) {
                           "master.url: plain http:// is refused (the seal token and join token would travel in "
                           "clear); use https://, or set master.allow_insecure_http for tests");
       }
-      K3S_LOG(kMaster, warn, "master.url {} is plain HTTP (allow_insecure_http): tests only", net::display_url(url));
+      K3S_LOG(kMaster, warn, "master.url {} is plain HTTP (allow_insecure_http): tests only", display_url(url));
     } else {
-      return make_error(ErrorKind::kConfig, "master.url: expected an https:// URL, found \"" + net::display_url(url) + "\"");
+      return make_error(ErrorKind::kConfig, "master.url: expected an https:// URL, found \"" + display_url(url) + "\"");
     }
   }
   if (url.find('?') != std::string::npos || url.find('#') != std::string::npos) {
@@ -309,7 +310,7 @@ Result<TrustedMaster> MasterClient::attest() {
     auto verified = s.verifier.verify(bytes.value(), policy);
     if (!verified.ok()) {
       ++s.counters.attestations_rejected;
-      return {verified.error().context("master " + net::display_url(s.base_url)), true};
+      return {verified.error().context("master " + display_url(s.base_url)), true};
     }
     TrustedMaster trusted;
     trusted.enclave_key = *verified.value().public_key;
@@ -323,7 +324,7 @@ Result<TrustedMaster> MasterClient::attest() {
       }
     }
     ++s.counters.attestations_verified;
-    K3S_LOG(kMaster, info, "master {} attested: module {}, enclave key {}, PCR0 {}", net::display_url(s.base_url),
+    K3S_LOG(kMaster, info, "master {} attested: module {}, enclave key {}, PCR0 {}", display_url(s.base_url),
             trusted.document.module_id, hex_encode(trusted.enclave_key),
             trusted.document.pcrs.count(0) ? hex_encode(trusted.document.pcrs.at(0)).substr(0, 16) + "..." : "-");
     s.trusted = trusted;
