@@ -15,6 +15,10 @@
 
 #include "k3s_daas/result.hpp"
 
+namespace k3s_daas::crypto {
+struct KeySource;
+}
+
 namespace k3s_daas::config {
 
 inline constexpr const char* kDefaultPath = "/etc/k3s-daas/config.json";
@@ -95,6 +99,12 @@ struct Config {
 
 // The config path to use: the --config flag if given, else $K3S_DAAS_CONFIG, else the default.
 std::filesystem::path resolve_path(const std::string& flag_value);
+
+// systemd sets it for a unit with LoadCredential=: the folder that holds its credentials.
+inline constexpr const char* kCredentialsEnv = "CREDENTIALS_DIRECTORY";
+// Where the signing key comes from, for crypto::load_signing_key: sui.key_file or sui.keystore,
+// and the folder in $CREDENTIALS_DIRECTORY (whose "sui.key", when present, is used instead).
+crypto::KeySource key_source(const SuiConfig& sui);
 
 // Parses and validates. Every problem is listed in the error (one per line), each naming the
 // file and the key by its dotted path, what was expected and what was found. Relative paths

@@ -20,10 +20,6 @@
 #include "k3s_daas/encoding.hpp"
 #include "k3s_daas/result.hpp"
 
-namespace k3s_daas::config {
-struct SuiConfig;
-}
-
 namespace k3s_daas::crypto {
 
 inline constexpr std::size_t kSeedSize = 32;
@@ -201,8 +197,21 @@ Result<Ed25519Keypair> load_key_file(const std::filesystem::path& path, const st
 // Ed25519 key whose address is `address`.
 Result<Ed25519Keypair> load_keystore(const std::filesystem::path& path, const Address& address,
                                      const std::string& what = "sui.keystore");
-// The signing key of a config: sui.key_file, or sui.keystore {path, address}.
-Result<Ed25519Keypair> load_signing_key(const config::SuiConfig& sui);
+// Where the staker's signing key comes from (config::key_source builds it from the config).
+struct KeySource {
+  std::filesystem::path key_file;       // a key file (sui.key_file), or empty
+  std::filesystem::path keystore_path;  // else a sui.keystore (sui.keystore.path) ...
+  std::string keystore_address;         // ... and the address of the key in it (0x + hex)
+  // systemd's credentials folder ($CREDENTIALS_DIRECTORY), or empty. When it holds a file
+  // "sui.key" (LoadCredential=sui.key:...), that key file is used instead of the above.
+  std::filesystem::path credentials_dir;
+};
+inline constexpr const char* kKeyCredentialName = "sui.key";
+// The signing key of a source: the systemd credential "sui.key" when there is one, else the
+// key file, else the keystore. The credential must be a secret file (fs::check_secret_file)
+// and, when it is a symlink, point inside the credentials folder. Logs which file it used,
+// never what it holds.
+Result<Ed25519Keypair> load_signing_key(const KeySource& source);
 // Writes a new key file (one suiprivkey line, mode 0600, fsync'd); refuses to overwrite.
 Status write_key_file(const std::filesystem::path& path, const Ed25519Keypair& keypair);
 

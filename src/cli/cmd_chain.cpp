@@ -31,7 +31,7 @@ struct ChainSession {
 Result<std::unique_ptr<ChainSession>> open_session(Context& ctx) {
   auto session = std::make_unique<ChainSession>();
   K3S_ASSIGN(session->config, ctx.load_config());
-  K3S_ASSIGN(auto key, crypto::load_signing_key(session->config.sui));
+  K3S_ASSIGN(auto key, crypto::load_signing_key(config::key_source(session->config.sui)));
   session->key.emplace(std::move(key));
   K3S_ASSIGN(session->chain, sui::make_chain_client(session->config.sui));
   K3S_ASSIGN(auto settings, sui::StakingSettings::from_config(session->config));

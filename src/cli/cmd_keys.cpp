@@ -93,7 +93,7 @@ int run_show(Context& ctx, KeysOptions& o) {
   } else {
     auto config = ctx.load_config();
     if (!config.ok()) return ctx.fail(config.error());
-    key.emplace(crypto::load_signing_key(config->sui));
+    key.emplace(crypto::load_signing_key(config::key_source(config->sui)));
   }
   if (!key->ok()) return ctx.fail(key->error());
   ctx.print(describe(**key), describe_text(**key));

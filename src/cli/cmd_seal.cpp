@@ -78,7 +78,7 @@ Result<crypto::Address> stake_record_id(const config::Config& config, const cryp
 int run_issue(Context& ctx, const SealOptions& o) {
   auto config = ctx.load_config();
   if (!config.ok()) return ctx.fail(config.error());
-  auto key = crypto::load_signing_key(config->sui);
+  auto key = crypto::load_signing_key(config::key_source(config->sui));
   if (!key.ok()) return ctx.fail(key.error());
   auto stake_id = stake_record_id(config.value(), key.value(), o.stake_id);
   if (!stake_id.ok()) return ctx.fail(stake_id.error());

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "k3s_daas/crypto.hpp"
 #include "k3s_daas/encoding.hpp"
 #include "k3s_daas/fs.hpp"
 #include "k3s_daas/log.hpp"
@@ -317,6 +318,18 @@ std::filesystem::path resolve_path(const std::string& flag_value) {
   const char* env = std::getenv(kPathEnv);
   if (env != nullptr && *env != '\0') return env;
   return kDefaultPath;
+}
+
+crypto::KeySource key_source(const SuiConfig& sui) {
+  crypto::KeySource source;
+  source.key_file = sui.key_file;
+  if (sui.keystore) {
+    source.keystore_path = sui.keystore->path;
+    source.keystore_address = sui.keystore->address;
+  }
+  const char* credentials = std::getenv(kCredentialsEnv);
+  if (credentials != nullptr && *credentials != '\0') source.credentials_dir = credentials;
+  return source;
 }
 
 std::vector<std::string> validate_document(const json& doc, const std::filesystem::path& path) {

@@ -4,12 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
 
-#include "k3s_daas/config.hpp"
 #include "k3s_daas/crypto.hpp"
 #include "k3s_daas/fs.hpp"
 #include "k3s_daas/log.hpp"
@@ -106,12 +106,51 @@ Result<Ed25519Keypair> load_keystore(const std::filesystem::path& path, const Ad
                         " of other schemes, " + std::to_string(malformed) + " malformed)");
 }
 
-Result<Ed25519Keypair> load_signing_key(const config::SuiConfig& sui) {
-  if (!sui.key_file.empty()) return load_key_file(sui.key_file, "sui.key_file");
-  if (sui.keystore) {
-    auto address = Address::parse(sui.keystore->address);
+namespace {
+
+// The systemd credential "sui.key" of `dir`, when there is one: its path, checked.
+Result<std::optional<std::filesystem::path>> credential_key_file(const std::filesystem::path& dir) {
+  const std::string what = "$CREDENTIALS_DIRECTORY/" + std::string(kKeyCredentialName);
+  auto path = dir / kKeyCredentialName;
+  std::error_code ec;
+  auto status = std::filesystem::symlink_status(path, ec);
+  if (ec || !std::filesystem::exists(status)) return std::optional<std::filesystem::path>();
+  if (std::filesystem::is_symlink(status)) {
+    // systemd copies credentials into the folder; a link out of it is not one of them.
+    std::error_code target_ec, folder_ec;
+    auto target = std::filesystem::weakly_canonical(path, target_ec);
+    auto folder = std::filesystem::weakly_canonical(dir, folder_ec);
+    auto end = std::mismatch(folder.begin(), folder.end(), target.begin(), target.end()).first;
+    if (target_ec || folder_ec || end != folder.end() || target == folder) {
+      return make_error(ErrorKind::kConfig, what + ": " + path.string() +
+                                                " is a symbolic link out of the credentials folder; refusing it");
+    }
+  }
+  K3S_TRY(fs::check_secret_file(path, what));
+  return std::optional<std::filesystem::path>(path);
+}
+
+}  // namespace
+
+Result<Ed25519Keypair> load_signing_key(const KeySource& source) {
+  if (!source.credentials_dir.empty()) {
+    K3S_ASSIGN(auto credential, credential_key_file(source.credentials_dir));
+    if (credential) {
+      K3S_LOG(kConfig, info, "signing key: systemd credential {}{}", credential->string(),
+              source.key_file.empty() ? std::string() : " (instead of sui.key_file " + source.key_file.string() + ")");
+      return load_key_file(*credential, "$CREDENTIALS_DIRECTORY/" + std::string(kKeyCredentialName));
+    }
+  }
+  if (!source.key_file.empty()) {
+    K3S_LOG(kConfig, debug, "signing key: sui.key_file {}", source.key_file.string());
+    return load_key_file(source.key_file, "sui.key_file");
+  }
+  if (!source.keystore_path.empty()) {
+    auto address = Address::parse(source.keystore_address);
     if (!address.ok()) return make_error(ErrorKind::kConfig, "sui.keystore.address: " + address.error().message);
-    return load_keystore(sui.keystore->path, *address, "sui.keystore.path");
+    K3S_LOG(kConfig, debug, "signing key: sui.keystore {} (address {})", source.keystore_path.string(),
+            address->to_hex());
+    return load_keystore(source.keystore_path, *address, "sui.keystore.path");
   }
   return make_error(ErrorKind::kConfig, "sui.key_file: no signing key configured (set sui.key_file or sui.keystore)");
 }

@@ -127,7 +127,7 @@ int stage_marker(Daemon& d) {
 // Stage 3. Preconditions: config. The staker's key (0600 file or keystore).
 int stage_key(Daemon& d) {
   banner(d, 3, "load key");
-  auto key = crypto::load_signing_key(d.config->sui);
+  auto key = crypto::load_signing_key(config::key_source(d.config->sui));
   if (!key.ok()) return fail(d, key.error());
   d.key.emplace(std::move(key).value());
   K3S_LOG(kDaemon, info, "staker address {}", d.key->address().to_hex());

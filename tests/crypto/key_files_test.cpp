@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "k3s_daas/config.hpp"
 #include "k3s_daas/crypto.hpp"
 #include "k3s_daas/log.hpp"
 #include "support/support.hpp"
@@ -95,14 +94,76 @@ TEST_CASE("keystore: the entry whose address matches is selected") {
   CHECK(missing.error().message.find(other->address().to_hex()) != std::string::npos);
   CHECK(missing.error().message.find("2 Ed25519") != std::string::npos);
 
-  config::SuiConfig sui;
-  sui.keystore = config::KeystoreRef{path.string(), k1->address().to_hex()};
-  auto via_config = load_signing_key(sui);
-  REQUIRE(via_config.ok());
-  CHECK(via_config->address() == k1->address());
+  KeySource source;
+  source.keystore_path = path;
+  source.keystore_address = k1->address().to_hex();
+  auto via_source = load_signing_key(source);
+  REQUIRE(via_source.ok());
+  CHECK(via_source->address() == k1->address());
 
   ::chmod(path.c_str(), 0640);
   CHECK_FALSE(load_keystore(path, k2->address()).ok());
   test::write_file(path, "{}", 0600);
   CHECK_FALSE(load_keystore(path, k2->address()).ok());
+}
+
+TEST_CASE("signing key: a systemd credential sui.key is used instead of the key file, under the same rules") {
+  test::TempDir dir;
+  auto configured = Ed25519Keypair::generate();
+  auto credential = Ed25519Keypair::generate();
+  REQUIRE(configured.ok());
+  REQUIRE(credential.ok());
+  REQUIRE(write_key_file(dir / "sui.key", *configured).ok());
+  auto credentials = dir / "credentials";
+  std::filesystem::create_directories(credentials);
+  KeySource source;
+  source.key_file = dir / "sui.key";
+  source.credentials_dir = credentials;
+
+  MESSAGE("$CREDENTIALS_DIRECTORY without sui.key: the key file");
+  auto from_file = load_signing_key(source);
+  REQUIRE(from_file.ok());
+  CHECK(from_file->address() == configured->address());
+
+  MESSAGE("with sui.key: the credential, even when the key file is missing");
+  REQUIRE(write_key_file(credentials / kKeyCredentialName, *credential).ok());
+  std::filesystem::remove(dir / "sui.key");
+  auto from_credential = load_signing_key(source);
+  REQUIRE(from_credential.ok());
+  CHECK(from_credential->address() == credential->address());
+  source.key_file.clear();  // and with a keystore-only config
+  source.keystore_path = dir / "no.keystore";
+  source.keystore_address = configured->address().to_hex();
+  REQUIRE(load_signing_key(source).ok());
+  CHECK(load_signing_key(source)->address() == credential->address());
+
+  MESSAGE("readable by others: refused, never a silent fall back to the key file");
+  ::chmod((credentials / kKeyCredentialName).c_str(), 0640);
+  auto loose = load_signing_key(source);
+  REQUIRE_FALSE(loose.ok());
+  CHECK(loose.error().message.find("0640") != std::string::npos);
+  CHECK(loose.error().message.find("CREDENTIALS_DIRECTORY") != std::string::npos);
+  ::chmod((credentials / kKeyCredentialName).c_str(), 0400);  // what systemd gives it
+  CHECK(load_signing_key(source).ok());
+
+  MESSAGE("a symlink out of the credentials folder: refused; one inside it: followed");
+  auto outside = dir / "outside.key";
+  REQUIRE(write_key_file(outside, *configured).ok());
+  std::filesystem::rename(credentials / kKeyCredentialName, credentials / "real.key");
+  std::filesystem::create_symlink(outside, credentials / kKeyCredentialName);
+  auto linked_out = load_signing_key(source);
+  REQUIRE_FALSE(linked_out.ok());
+  CHECK(linked_out.error().message.find("symbolic link out of the credentials folder") != std::string::npos);
+  std::filesystem::remove(credentials / kKeyCredentialName);
+  std::filesystem::create_symlink("real.key", credentials / kKeyCredentialName);
+  auto linked_in = load_signing_key(source);
+  REQUIRE(linked_in.ok());
+  CHECK(linked_in->address() == credential->address());
+
+  MESSAGE("no credentials folder: the keystore / key file rules as before");
+  source.credentials_dir.clear();
+  auto no_keystore = load_signing_key(source);
+  REQUIRE_FALSE(no_keystore.ok());
+  CHECK(no_keystore.error().message.find("sui.keystore.path") != std::string::npos);
+  CHECK(load_signing_key(KeySource{}).error().message.find("no signing key configured") != std::string::npos);
 }

@@ -76,3 +76,46 @@ TEST_CASE("keys: import from stdin and from a keystore reproduces the SDK's addr
   auto both = run_agent({"keys", "import", "--out", (dir / "d.key").string()});
   CHECK(both.exit_code == 2);
 }
+
+TEST_CASE("keys show: under systemd, $CREDENTIALS_DIRECTORY/sui.key is the key, and the log names the file only") {
+  TempDir dir;
+  auto configured = run_agent({"keys", "generate", "--out", (dir / "sui.key").string(), "--json"});
+  REQUIRE(configured.exit_code == 0);
+  std::filesystem::create_directories(dir / "credentials");
+  auto credential_file = dir / "credentials" / "sui.key";
+  auto credential = run_agent({"keys", "generate", "--out", credential_file.string(), "--json"});
+  REQUIRE(credential.exit_code == 0);
+  const std::string zeros(64, '0');
+  json config = {
+      {"node_id", "worker-credentials"},
+      {"state_dir", (dir / "state").string()},
+      {"sui",
+       {{"rpc_urls", {"http://127.0.0.1:9/graphql"}},
+        {"key_file", (dir / "sui.key").string()},
+        {"package_id", "0x" + zeros.substr(1) + "1"},
+        {"staking_pool_id", "0x" + zeros.substr(1) + "2"}}},
+      {"master", {{"url", "http://127.0.0.1:9"}, {"allow_insecure_http", true}}},
+  };
+  write_file(dir / "config.json", config.dump(2));
+  const std::vector<std::string> show = {"--config", (dir / "config.json").string(), "keys", "show", "--json"};
+
+  auto plain = run_agent(show, RunOptions{.unset_env = {"CREDENTIALS_DIRECTORY"}});
+  REQUIRE(plain.exit_code == 0);
+  CHECK(json::parse(plain.out).at("address") == json::parse(configured.out).at("address"));
+
+  RunOptions under_systemd;
+  under_systemd.env["CREDENTIALS_DIRECTORY"] = (dir / "credentials").string();
+  auto shown = run_agent(show, under_systemd);
+  REQUIRE(shown.exit_code == 0);
+  CHECK(json::parse(shown.out).at("address") == json::parse(credential.out).at("address"));
+  CHECK(shown.err.find("systemd credential " + credential_file.string()) != std::string::npos);
+  std::string secret = read_file(credential_file);
+  secret.pop_back();  // newline
+  CHECK(shown.err.find(secret) == std::string::npos);
+  CHECK(shown.out.find(secret) == std::string::npos);
+
+  ::chmod(credential_file.c_str(), 0644);
+  auto loose = run_agent(show, under_systemd);
+  CHECK(loose.exit_code != 0);
+  CHECK(loose.err.find("0644") != std::string::npos);
+}
