@@ -25,15 +25,6 @@ long position(const nlohmann::json& order, const std::string& entry) {
   return it == v.end() ? -1 : static_cast<long>(it - v.begin());
 }
 
-void check_nothing_left(pid_t containerd_pid, pid_t k3s_pid, const std::filesystem::path& state) {
-  CHECK(!t::process_alive(containerd_pid));
-  CHECK(!t::process_alive(k3s_pid));
-  CHECK(t::kubelet_standins_in_group(k3s_pid).empty());
-  CHECK(t::containerd_processes(state / "runtime" / "containerd.toml").empty());
-  CHECK(!std::filesystem::exists(state / "runtime" / "containerd.pid"));
-  CHECK(!std::filesystem::exists(state / "runtime" / "k3s-agent.pid"));
-}
-
 }  // namespace
 
 TEST_CASE("runtime_driver_sigterm: SIGTERM stops the fake-k3s stand-in, then containerd, and exits 0") {
@@ -41,16 +32,10 @@ TEST_CASE("runtime_driver_sigterm: SIGTERM stops the fake-k3s stand-in, then con
   t::TempDir dir;
   auto state = dir / "state";
   t::NodeLeftoverGuard guard{state};
-  t::ChildProgram driver({t::driver_binary().string(), "--state-dir", state.string(), "--fake-k3s",
-                          t::fake_k3s_binary().string(), "--fake-env", "FAKE_K3S_TERM_DELAY_MS=300"});
-  auto ready = driver.read_json(60s);
-  REQUIRE(ready);
-  REQUIRE((*ready)["event"] == "ready");
-  MESSAGE("driver ready: " << ready->dump());
-  pid_t containerd_pid = (*ready)["containerd_pid"];
-  pid_t k3s_pid = (*ready)["k3s_pid"];
-  CHECK(position((*ready)["order"], "containerd:ready") < position((*ready)["order"], "k3s-agent:started"));
-  REQUIRE(t::kubelet_standins_in_group(k3s_pid).size() == 1);
+  t::ChildProgram driver(t::driver_argv(state, {"--fake-env", "FAKE_K3S_TERM_DELAY_MS=300"}));
+  auto ready = t::read_driver_ready(driver);
+  CHECK(position(ready.line["order"], "containerd:ready") < position(ready.line["order"], "k3s-agent:started"));
+  REQUIRE(t::kubelet_standins_in_group(ready.k3s_pid).size() == 1);
 
   driver.signal(SIGTERM);
   auto stopped = driver.read_json(60s);
@@ -64,7 +49,7 @@ TEST_CASE("runtime_driver_sigterm: SIGTERM stops the fake-k3s stand-in, then con
   CHECK(position(order, "k3s-agent:stopped") < position(order, "containerd:stopping"));
   CHECK(position(order, "containerd:stopped") > position(order, "containerd:stopping"));
   CHECK(driver.wait(30s) == 0);
-  check_nothing_left(containerd_pid, k3s_pid, state);
+  t::check_node_gone(ready.containerd_pid, ready.k3s_pid, state);
 }
 
 TEST_CASE("runtime_driver_sigterm: SIGUSR1 (a slash) tears the node down and exits 79") {
@@ -72,14 +57,9 @@ TEST_CASE("runtime_driver_sigterm: SIGUSR1 (a slash) tears the node down and exi
   t::TempDir dir;
   auto state = dir / "state";
   t::NodeLeftoverGuard guard{state};
-  t::ChildProgram driver(
-      {t::driver_binary().string(), "--state-dir", state.string(), "--fake-k3s", t::fake_k3s_binary().string()});
-  auto ready = driver.read_json(60s);
-  REQUIRE(ready);
-  pid_t containerd_pid = (*ready)["containerd_pid"];
-  pid_t k3s_pid = (*ready)["k3s_pid"];
-  REQUIRE(t::ctr_run_sleep((*ready)["socket"].get<std::string>(), dir.path(), t::unique_id("pod-slash"), "626262") ==
-          "");
+  t::ChildProgram driver(t::driver_argv(state));
+  auto ready = t::read_driver_ready(driver);
+  REQUIRE(t::ctr_run_sleep(ready.socket, dir.path(), t::unique_id("pod-slash"), "626262") == "");
   driver.signal(SIGUSR1);
   auto done = driver.read_json(90s);
   REQUIRE(done);
@@ -90,5 +70,5 @@ TEST_CASE("runtime_driver_sigterm: SIGUSR1 (a slash) tears the node down and exi
   CHECK((*done)["zombies"] == 0);
   CHECK(driver.wait(30s) == 79);
   CHECK(t::processes_with_cmdline({"/bin/sleep", "626262"}).empty());
-  check_nothing_left(containerd_pid, k3s_pid, state);
+  t::check_node_gone(ready.containerd_pid, ready.k3s_pid, state);
 }

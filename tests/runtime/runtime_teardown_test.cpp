@@ -32,28 +32,8 @@ struct TestCgroup {
       if (!ec && procs_file.empty() && std::filesystem::exists(dir / "cgroup.procs")) procs_file = dir / "cgroup.procs";
     }
   }
-  ~TestCgroup() {
-    // Ours, and what runc created under the name in every hierarchy: leaves first.
-    std::error_code ec;
-    for (const auto& hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
-      auto top = hierarchy.path() / name;
-      if (!std::filesystem::is_directory(top, ec)) continue;
-      std::vector<std::filesystem::path> dirs = {top};
-      for (auto it = std::filesystem::recursive_directory_iterator(top, ec);
-           !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_directory(ec)) dirs.push_back(it->path());
-      }
-      for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ::rmdir(d->c_str());
-    }
-  }
+  ~TestCgroup() { t::remove_cgroup_tree(name); }  // ours, and what runc created under the name
 };
-
-void check_report_clean(const rt::TeardownReport& report) {
-  MESSAGE("teardown report: " << report.to_json().dump());
-  CHECK(report.errors.empty());
-  CHECK(report.k3s_stopped);
-  CHECK(report.runtime_stopped);
-}
 
 }  // namespace
 
@@ -65,11 +45,7 @@ TEST_CASE("runtime_teardown: containers, shims, pod cgroup, kubelet mounts, k3s 
   auto options = t::test_node_options(dir.path());
   options.teardown.cgroup_names = {cgroup.name};
   sv::Supervisor s(t::runtime_test_limits());
-  auto node = rt::WorkerNode::create(s, options);
-  REQUIRE(node.ok());
-  REQUIRE((*node)->start_runtime().ok());
-  REQUIRE((*node)->start_k3s().ok());
-  REQUIRE(s.run_until([&] { return s.is_up("k3s-agent"); }, 30s));
+  auto node = t::start_node(s, options);
   pid_t k3s_pid = s.status("k3s-agent")->pid;
   pid_t containerd_pid = s.status("containerd")->pid;
 
@@ -78,7 +54,7 @@ TEST_CASE("runtime_teardown: containers, shims, pod cgroup, kubelet mounts, k3s 
   REQUIRE(t::ctr_run_sleep(options.runtime.socket, dir.path(), t::unique_id("pod-two"), "424243",
                            cgroup.name + "/pod-two") == "");
   // The loop keeps reading containerd's output while the test waits.
-  REQUIRE(s.run_until([&] { return (*node)->runtime().running_containers().value_or(0) == 2; }, 20s));
+  REQUIRE(s.run_until([&] { return node->runtime().running_containers().value_or(0) == 2; }, 20s));
   CHECK(t::processes_with_cmdline({"/bin/sleep", "424242"}).size() == 1);
   auto shims = rt::teardown::find_shims({options.runtime.socket.string()}, 0);
   CHECK(shims.size() == 2);
@@ -99,8 +75,8 @@ TEST_CASE("runtime_teardown: containers, shims, pod cgroup, kubelet mounts, k3s 
   REQUIRE(::mount("tmpfs", (volume / "inner").c_str(), "tmpfs", 0, "size=1m") == 0);
   REQUIRE(t::mounts_under(dir / "kubelet").size() == 2);
 
-  auto report = (*node)->teardown();
-  check_report_clean(report);
+  auto report = node->teardown();
+  t::check_report_clean(report);
   CHECK(report.tasks_killed == 2);
   CHECK(report.containers_deleted == 2);
   CHECK(report.unmounted >= 2);
@@ -113,15 +89,12 @@ TEST_CASE("runtime_teardown: containers, shims, pod cgroup, kubelet mounts, k3s 
   CHECK(rt::teardown::find_shims({options.runtime.socket.string()}, 0).empty());
   for (pid_t shim : shims) CHECK(!t::process_alive(shim));
   CHECK(t::mounts_under(dir / "kubelet").empty());
-  CHECK(!t::process_alive(k3s_pid));
-  CHECK(t::kubelet_standins_in_group(k3s_pid).empty());
-  CHECK(!t::process_alive(containerd_pid));
-  CHECK(t::containerd_processes(options.runtime.work_dir / "containerd.toml").empty());
+  t::check_node_gone(containerd_pid, k3s_pid, dir.path());
   CHECK(sv::proc::zombie_children(::getpid()).empty());
 
   MESSAGE("a second teardown finds nothing and fails nothing");
-  auto again = (*node)->teardown();
-  check_report_clean(again);
+  auto again = node->teardown();
+  t::check_report_clean(again);
   CHECK(again.tasks_killed == 0);
   CHECK(again.shims_killed == 0);
   CHECK(again.unmounted == 0);
@@ -133,15 +106,11 @@ TEST_CASE("runtime_teardown: after the agent itself crashed, leftovers are found
   t::TempDir dir;
   auto state = dir / "state";
   t::NodeLeftoverGuard guard{state};
-  t::ChildProgram driver({t::driver_binary().string(), "--state-dir", state.string(), "--fake-k3s",
-                          t::fake_k3s_binary().string(), "--fake-env",
-                          "FAKE_K3S_RECORD=" + (dir / "fake-k3s.jsonl").string()});
-  auto ready = driver.read_json(60s);
-  REQUIRE(ready);
-  REQUIRE((*ready)["event"] == "ready");
-  pid_t containerd_pid = (*ready)["containerd_pid"];
-  pid_t k3s_pid = (*ready)["k3s_pid"];
-  std::filesystem::path socket = (*ready)["socket"].get<std::string>();
+  t::ChildProgram driver(t::driver_argv(state, {"--fake-env", "FAKE_K3S_RECORD=" + (dir / "fake-k3s.jsonl").string()}));
+  const auto ready = t::read_driver_ready(driver);
+  const pid_t containerd_pid = ready.containerd_pid;
+  const pid_t k3s_pid = ready.k3s_pid;
+  const auto& socket = ready.socket;
   REQUIRE(t::ctr_run_sleep(socket, dir.path(), t::unique_id("pod-crash"), "525252") == "");
 
   MESSAGE("kill -9 the agent: containerd, the fake-k3s stand-in and the container keep running");
@@ -152,19 +121,12 @@ TEST_CASE("runtime_teardown: after the agent itself crashed, leftovers are found
   CHECK(t::processes_with_cmdline({"/bin/sleep", "525252"}).size() == 1);
 
   MESSAGE("a new agent run tears the node down from the pid files in its state dir");
-  auto options = t::test_node_options(state);
-  sv::Supervisor s(t::runtime_test_limits());
-  auto node = rt::WorkerNode::create(s, options);
-  REQUIRE(node.ok());
-  auto report = (*node)->teardown();
-  check_report_clean(report);
+  auto report = t::teardown_from_state(state);
   CHECK(report.tasks_killed == 1);
   CHECK(t::wait_until([&] { return !t::process_alive(k3s_pid) && !t::process_alive(containerd_pid); }, 10s));
   CHECK(t::processes_with_cmdline({"/bin/sleep", "525252"}).empty());
   CHECK(rt::teardown::find_shims({socket.string()}, 0).empty());
-  CHECK(t::kubelet_standins_in_group(k3s_pid).empty());
-  CHECK(!std::filesystem::exists(state / "runtime" / "containerd.pid"));
-  CHECK(!std::filesystem::exists(state / "runtime" / "k3s-agent.pid"));
+  t::check_node_gone(containerd_pid, k3s_pid, state);
 }
 
 TEST_CASE("runtime_teardown: with our containerd dead as well, shims are found by their socket address and killed") {
@@ -172,13 +134,11 @@ TEST_CASE("runtime_teardown: with our containerd dead as well, shims are found b
   t::TempDir dir;
   auto state = dir / "state";
   t::NodeLeftoverGuard guard{state};
-  t::ChildProgram driver(
-      {t::driver_binary().string(), "--state-dir", state.string(), "--fake-k3s", t::fake_k3s_binary().string()});
-  auto ready = driver.read_json(60s);
-  REQUIRE(ready);
-  pid_t containerd_pid = (*ready)["containerd_pid"];
-  pid_t k3s_pid = (*ready)["k3s_pid"];
-  std::filesystem::path socket = (*ready)["socket"].get<std::string>();
+  t::ChildProgram driver(t::driver_argv(state));
+  const auto ready = t::read_driver_ready(driver);
+  const pid_t containerd_pid = ready.containerd_pid;
+  const pid_t k3s_pid = ready.k3s_pid;
+  const auto& socket = ready.socket;
   REQUIRE(t::ctr_run_sleep(socket, dir.path(), t::unique_id("pod-orphan"), "727272") == "");
   auto shims = rt::teardown::find_shims({socket.string()}, 0);
   REQUIRE(shims.size() == 1);
@@ -191,12 +151,7 @@ TEST_CASE("runtime_teardown: with our containerd dead as well, shims are found b
   CHECK(t::process_alive(shims[0]));
   CHECK(t::processes_with_cmdline({"/bin/sleep", "727272"}).size() == 1);
 
-  auto options = t::test_node_options(state);
-  sv::Supervisor s(t::runtime_test_limits());
-  auto node = rt::WorkerNode::create(s, options);
-  REQUIRE(node.ok());
-  auto report = (*node)->teardown();
-  check_report_clean(report);
+  auto report = t::teardown_from_state(state);
   CHECK(report.tasks_killed == 0);  // no API to ask
   CHECK(report.shims_killed == 1);
   CHECK(!t::process_alive(shims[0]));
@@ -210,21 +165,17 @@ TEST_CASE("runtime_teardown: an ordinary stop leaves pods' containers and data i
   t::NodeLeftoverGuard guard{dir.path()};
   auto options = t::test_node_options(dir.path());
   sv::Supervisor s(t::runtime_test_limits());
-  auto node = rt::WorkerNode::create(s, options);
-  REQUIRE(node.ok());
-  REQUIRE((*node)->start_runtime().ok());
-  REQUIRE((*node)->start_k3s().ok());
-  REQUIRE(s.run_until([&] { return s.is_up("k3s-agent"); }, 30s));
+  auto node = t::start_node(s, options);
   pid_t containerd_pid = s.status("containerd")->pid;
   REQUIRE(t::ctr_run_sleep(options.runtime.socket, dir.path(), t::unique_id("pod-kept"), "454545") == "");
-  REQUIRE(s.run_until([&] { return (*node)->runtime().running_containers().value_or(0) == 1; }, 20s));
+  REQUIRE(s.run_until([&] { return node->runtime().running_containers().value_or(0) == 1; }, 20s));
   auto volume = dir / "kubelet" / "pods" / "p1" / "volumes" / "kubernetes.io~empty-dir" / "data";
   std::filesystem::create_directories(volume);
   REQUIRE(::mount("tmpfs", volume.c_str(), "tmpfs", 0, "size=1m") == 0);
   std::ofstream(volume / "state") << "pod data";
 
   MESSAGE("ordinary stop (what SIGTERM to the agent does): k3s and containerd stop, pods stay");
-  REQUIRE((*node)->stop(30s));
+  REQUIRE(node->stop(30s));
   CHECK(!t::process_alive(containerd_pid));
   CHECK(t::processes_with_cmdline({"/bin/sleep", "454545"}).size() == 1);  // the workload still runs
   CHECK(rt::teardown::find_shims({options.runtime.socket.string()}, 0).size() == 1);
@@ -232,7 +183,7 @@ TEST_CASE("runtime_teardown: an ordinary stop leaves pods' containers and data i
   CHECK(t::read_file(volume / "state") == "pod data");
 
   MESSAGE("a teardown (slash or unstake) afterwards still removes them, from the pid files");
-  auto report = (*node)->teardown();
+  auto report = node->teardown();
   CHECK(report.errors.empty());
   CHECK(t::processes_with_cmdline({"/bin/sleep", "454545"}).empty());
   CHECK(rt::teardown::find_shims({options.runtime.socket.string()}, 0).empty());

@@ -1,5 +1,7 @@
 #include "runtime_test_support.hpp"
 
+#include <doctest/doctest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -139,19 +141,7 @@ namespace {
 const std::string kCtrCgroupParent = "k3s-daas-test-ctr-" + std::to_string(::getpid());
 
 struct CtrCgroupCleanup {
-  ~CtrCgroupCleanup() {
-    std::error_code ec;
-    for (const auto& hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
-      auto top = hierarchy.path() / kCtrCgroupParent;
-      if (!std::filesystem::is_directory(top, ec)) continue;
-      std::vector<std::filesystem::path> dirs = {top};
-      for (auto it = std::filesystem::recursive_directory_iterator(top, ec);
-           !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_directory(ec)) dirs.push_back(it->path());
-      }
-      for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ::rmdir(d->c_str());
-    }
-  }
+  ~CtrCgroupCleanup() { remove_cgroup_tree(kCtrCgroupParent); }
 } ctr_cgroup_cleanup;
 
 }  // namespace
@@ -223,5 +213,73 @@ NodeLeftoverGuard::~NodeLeftoverGuard() {
 }
 
 std::string unique_id(const std::string& base) { return base + "-" + std::to_string(::getpid()); }
+
+std::unique_ptr<runtime::WorkerNode> start_node(supervisor::Supervisor& supervisor, const runtime::NodeOptions& options) {
+  auto node = runtime::WorkerNode::create(supervisor, options);
+  REQUIRE(node.ok());
+  REQUIRE((*node)->start_runtime().ok());
+  REQUIRE((*node)->start_k3s().ok());
+  REQUIRE(supervisor.run_until([&] { return supervisor.is_up("k3s-agent"); }, std::chrono::seconds(30)));
+  return std::move(node).value();
+}
+
+std::vector<std::string> driver_argv(const std::filesystem::path& state, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {driver_binary().string(), "--state-dir", state.string(), "--fake-k3s",
+                                   fake_k3s_binary().string()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+DriverReady read_driver_ready(ChildProgram& driver) {
+  auto line = driver.read_json(std::chrono::seconds(60));
+  REQUIRE(line);
+  REQUIRE((*line)["event"] == "ready");
+  MESSAGE("driver ready: " << line->dump());
+  DriverReady ready;
+  ready.line = *line;
+  ready.containerd_pid = (*line)["containerd_pid"];
+  ready.k3s_pid = (*line)["k3s_pid"];
+  ready.socket = (*line)["socket"].get<std::string>();
+  return ready;
+}
+
+void check_node_gone(pid_t containerd_pid, pid_t k3s_pid, const std::filesystem::path& state) {
+  CHECK(!process_alive(containerd_pid));
+  CHECK(!process_alive(k3s_pid));
+  CHECK(kubelet_standins_in_group(k3s_pid).empty());
+  CHECK(containerd_processes(state / "runtime" / "containerd.toml").empty());
+  CHECK(!std::filesystem::exists(state / "runtime" / "containerd.pid"));
+  CHECK(!std::filesystem::exists(state / "runtime" / "k3s-agent.pid"));
+}
+
+void check_report_clean(const runtime::TeardownReport& report) {
+  MESSAGE("teardown report: " << report.to_json().dump());
+  CHECK(report.errors.empty());
+  CHECK(report.k3s_stopped);
+  CHECK(report.runtime_stopped);
+}
+
+runtime::TeardownReport teardown_from_state(const std::filesystem::path& state) {
+  supervisor::Supervisor supervisor(runtime_test_limits());
+  auto node = runtime::WorkerNode::create(supervisor, test_node_options(state));
+  REQUIRE(node.ok());
+  auto report = (*node)->teardown();
+  check_report_clean(report);
+  return report;
+}
+
+void remove_cgroup_tree(const std::string& name) {
+  std::error_code ec;
+  for (const auto& hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    auto top = hierarchy.path() / name;
+    if (!std::filesystem::is_directory(top, ec)) continue;
+    std::vector<std::filesystem::path> dirs = {top};
+    for (auto it = std::filesystem::recursive_directory_iterator(top, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec)) dirs.push_back(it->path());
+    }
+    for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ::rmdir(d->c_str());
+  }
+}
 
 }  // namespace k3s_daas::test

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +74,37 @@ struct NodeLeftoverGuard {
 
 // A container id unique to this test process (runc keeps state per id on the host).
 std::string unique_id(const std::string& base);
+
+// Creates the node under the supervisor and starts containerd, then k3s (the fake-k3s
+// stand-in); REQUIREs both to come up within 30 s.
+std::unique_ptr<runtime::WorkerNode> start_node(supervisor::Supervisor& supervisor, const runtime::NodeOptions& options);
+
+// The supervisor-test-driver's command line for a node under `state`, with the fake-k3s
+// stand-in as k3s and `extra` arguments (e.g. {"--fake-env", "FAKE_K3S_TERM_DELAY_MS=300"}).
+std::vector<std::string> driver_argv(const std::filesystem::path& state, const std::vector<std::string>& extra = {});
+
+// The driver's first JSON line, which says its node is up.
+struct DriverReady {
+  nlohmann::json line;
+  pid_t containerd_pid = -1;
+  pid_t k3s_pid = -1;
+  std::filesystem::path socket;  // its containerd's
+};
+// Reads that line (REQUIREs it within 60 s, with "event": "ready").
+DriverReady read_driver_ready(ChildProgram& driver);
+
+// CHECKs that the node under `state` is gone: containerd and k3s (and the kubelet stand-ins
+// in k3s's process group) dead, no containerd of its config left, no pid files left.
+void check_node_gone(pid_t containerd_pid, pid_t k3s_pid, const std::filesystem::path& state);
+// CHECKs that a teardown reported no error and stopped both k3s and the runtime.
+void check_report_clean(const runtime::TeardownReport& report);
+// What a new agent run does for a slash or an unstake after an earlier run died: a node over the
+// state folder `state` (test_node_options) tears down from the pid files it finds there;
+// CHECKs that the report is clean.
+runtime::TeardownReport teardown_from_state(const std::filesystem::path& state);
+
+// Removes the cgroup `name` and everything below it, leaves first, in every hierarchy.
+void remove_cgroup_tree(const std::string& name);
 
 }  // namespace k3s_daas::test
 
