@@ -18,19 +18,19 @@ namespace k3s_daas::test::sui_e2e {
 using nlohmann::json;
 
 // Fails the test with what to do when the Node.js peers are not installed.
-inline bool peers_installed() {
+inline bool require_peers() {
   auto sdk = source_dir() / "tests/peers/node_modules/@mysten/sui";
   if (!std::filesystem::exists(sdk)) {
     FAIL("tests/peers/node_modules/@mysten/sui is missing: the Sui stand-in needs it; run scripts/npm-peers.sh "
          "(or build the test_peers_npm target) first");
-    return false;
   }
   return true;
 }
 
+// The Sui stand-in (fails the test first when its packages are not installed).
 class Devnet {
  public:
-  explicit Devnet(const std::vector<std::string>& args = {}) : peer_(start_sui_devnet(args)) {
+  explicit Devnet(const std::vector<std::string>& args = {}) : peers_(require_peers()), peer_(start_sui_devnet(args)) {
     admin_ = peer_.ready().at("admin").get<std::string>();
   }
   const json& ready() const { return peer_.ready(); }
@@ -59,6 +59,7 @@ class Devnet {
   }
 
  private:
+  bool peers_;
   Peer peer_;
   std::string admin_;
 };
@@ -70,6 +71,18 @@ struct NodeOptions {
   int coins = 1;
   std::uint64_t request_timeout_ms = 2000;
 };
+
+// Runs `body(transport, options)` once over each chain transport (GraphQL, then JSON-RPC), with
+// default NodeOptions for that transport; failures name the transport.
+template <typename Body>
+void for_each_transport(Body&& body) {
+  for (const char* transport : {"graphql", "jsonrpc"}) {
+    CAPTURE(transport);
+    NodeOptions options;
+    options.transport = transport;
+    body(std::string(transport), options);
+  }
+}
 
 // One worker: a fresh key (made by `keys generate`), funded, and a config file.
 class Node {

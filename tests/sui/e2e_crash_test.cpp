@@ -6,12 +6,8 @@ using namespace k3s_daas::test;
 using namespace k3s_daas::test::sui_e2e;
 
 TEST_CASE("sui e2e: SIGKILL while the submission hangs, then stake again") {
-  if (!peers_installed()) return;
   Devnet devnet;
-  for (const char* transport : {"graphql", "jsonrpc"}) {
-    CAPTURE(transport);
-    NodeOptions options;
-    options.transport = transport;
+  for_each_transport([&](const std::string& transport, NodeOptions options) {
     options.request_timeout_ms = 30000;  // the agent waits; the harness kills it
     Node node(devnet, std::string("crash-") + transport, options);
     const char* method = std::string(transport) == "graphql" ? "executeTransaction" : "sui_executeTransactionBlock";
@@ -33,11 +29,10 @@ TEST_CASE("sui e2e: SIGKILL while the submission hangs, then stake again") {
     REQUIRE(executions.size() == 1);
     CHECK(executions.at(0).at("digest") == digest);  // the first signed transaction, not a new one
     CHECK_FALSE(node.journal_pending());
-  }
+  });
 }
 
 TEST_CASE("sui e2e: SIGKILL after the chain executed it, then stake again") {
-  if (!peers_installed()) return;
   Devnet devnet({"--extra-ports", "1"});
   NodeOptions options;
   options.request_timeout_ms = 30000;

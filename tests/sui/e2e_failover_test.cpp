@@ -6,23 +6,18 @@ using namespace k3s_daas::test;
 using namespace k3s_daas::test::sui_e2e;
 
 TEST_CASE("sui e2e: the first endpoint is a closed port") {
-  if (!peers_installed()) return;
   Devnet devnet;
-  for (const char* transport : {"graphql", "jsonrpc"}) {
-    CAPTURE(transport);
-    NodeOptions options;
-    options.transport = transport;
+  for_each_transport([&](const std::string& transport, NodeOptions options) {
     options.urls = {std::string("http://127.0.0.1:1/") + transport, devnet.urls(transport).at(0)};
     Node node(devnet, std::string("failover-closed-") + transport, options);
     auto staked = node.run({"stake", "--yes"});
     CHECK(staked.exit_code == 0);
     CHECK(node.run({"status"}).exit_code == 0);
     CHECK(devnet.count_calls(node.address(), "stake_for_node") == 1);
-  }
+  });
 }
 
 TEST_CASE("sui e2e: the first endpoint answers garbage") {
-  if (!peers_installed()) return;
   Devnet devnet({"--extra-ports", "1"});
   struct Case {
     const char* transport;
@@ -47,7 +42,6 @@ TEST_CASE("sui e2e: the first endpoint answers garbage") {
 }
 
 TEST_CASE("sui e2e: every endpoint down is one clear error naming each") {
-  if (!peers_installed()) return;
   Devnet devnet;
   NodeOptions options;
   options.urls = {"http://127.0.0.1:1/graphql", "http://127.0.0.1:2/graphql"};

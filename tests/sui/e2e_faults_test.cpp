@@ -6,7 +6,6 @@ using namespace k3s_daas::test;
 using namespace k3s_daas::test::sui_e2e;
 
 TEST_CASE("sui e2e: persistent faults on every request") {
-  if (!peers_installed()) return;
   Devnet devnet;
   struct Case {
     const char* kind;
@@ -37,7 +36,6 @@ TEST_CASE("sui e2e: persistent faults on every request") {
 }
 
 TEST_CASE("sui e2e: faults on the submission only: the same signed bytes settle it later") {
-  if (!peers_installed()) return;
   Devnet devnet;
   for (const char* kind : {"http500", "reset", "graphql_error", "execute_then_reset"}) {
     CAPTURE(kind);
@@ -61,7 +59,6 @@ TEST_CASE("sui e2e: faults on the submission only: the same signed bytes settle 
 }
 
 TEST_CASE("sui e2e: an indexer that lags behind execution") {
-  if (!peers_installed()) return;
   Devnet devnet;
   Node node(devnet, "indexer-lag");
   devnet.fault({{"kind", "indexer_lag"}, {"count", 5}});

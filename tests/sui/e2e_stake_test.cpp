@@ -6,12 +6,8 @@ using namespace k3s_daas::test;
 using namespace k3s_daas::test::sui_e2e;
 
 TEST_CASE("sui e2e: stake, status, unstake over GraphQL and JSON-RPC") {
-  if (!peers_installed()) return;
   Devnet devnet;
-  for (const char* transport : {"graphql", "jsonrpc"}) {
-    CAPTURE(transport);
-    NodeOptions options;
-    options.transport = transport;
+  for_each_transport([&](const std::string& transport, NodeOptions options) {
     Node node(devnet, std::string("worker-") + transport, options);
 
     auto before = node.run({"status"});
@@ -80,11 +76,10 @@ TEST_CASE("sui e2e: stake, status, unstake over GraphQL and JSON-RPC") {
     CHECK(restaked_doc.at("stake_record_id") != doc.at("stake").at("id"));
     CHECK(node.run({"status"}).exit_code == 0);
     CHECK(devnet.count_calls(node.address(), "stake_for_node") == 2);
-  }
+  });
 }
 
 TEST_CASE("sui e2e: unstake is refused while locked, naming the unlock epoch") {
-  if (!peers_installed()) return;
   Devnet devnet({"--lock-epochs", "2"});
   Node node(devnet, "worker-locked");
   REQUIRE(node.run({"stake", "--yes"}).exit_code == 0);
@@ -97,7 +92,6 @@ TEST_CASE("sui e2e: unstake is refused while locked, naming the unlock epoch") {
 }
 
 TEST_CASE("sui e2e: insufficient funds and a stake below the minimum are refused before submission") {
-  if (!peers_installed()) return;
   Devnet devnet;
   NodeOptions poor;
   poor.fund_mist = 500'000'000;
