@@ -60,14 +60,14 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/k3s-daas/k3s-daas")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "worker agent for a decentralized k3s cluster staked on Sui")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "worker agent for a decentralized k3s cluster staked on Sui
- k3s-daas runs a k3s worker node whose right to join the cluster is a stake on
- the Sui blockchain. It proves the stake to an attested Nautilus master, runs
- containerd and the k3s agent, sends heartbeats, and stops the node when the
- stake is slashed.
- .
- The package installs the agent and a systemd unit that is neither enabled nor
- started: a key, a configuration and a stake come first (see README.Debian).")
+# CPack puts the summary first and prefixes each line below with a space ("." for empty lines).
+set(CPACK_PACKAGE_DESCRIPTION "k3s-daas runs a k3s worker node whose right to join the cluster is a stake on
+the Sui blockchain. It proves the stake to an attested Nautilus master, runs
+containerd and the k3s agent, sends heartbeats, and stops the node when the
+stake is slashed.
+
+The package installs the agent and a systemd unit that is neither enabled nor
+started: a key, a configuration and a stake come first (see README.Debian).")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # containerd is what the agent runs by default (runtime.type "containerd"); k3s itself is not
 # packaged in Debian and is installed by the operator (k3s.binary).

@@ -57,6 +57,20 @@ arch=$(dpkg --print-architecture)
 deb="$out/k3s-daas_${version}-${revision}_${arch}.deb"
 [ -f "$deb" ] || { ls -l "$out" >&2; echo "package.sh: $deb was not produced" >&2; exit 1; }
 
+# CPack 3.25 writes the -dbgsym package's md5sums with its staging folder's absolute path, and
+# gives it no /usr/share/doc. Repack it as debhelper would: relative md5sums, and the doc folder
+# as a symlink to k3s-daas's (the ddeb depends on k3s-daas of the same version).
+for ddeb in "$out"/k3s-daas-dbgsym_*.ddeb; do
+  [ -f "$ddeb" ] || continue
+  tmp=$(mktemp -d)
+  dpkg-deb -R "$ddeb" "$tmp/pkg"
+  mkdir -p "$tmp/pkg/usr/share/doc"
+  ln -sfn k3s-daas "$tmp/pkg/usr/share/doc/k3s-daas-dbgsym"
+  (cd "$tmp/pkg" && find usr -type f -print0 | sort -z | xargs -0 md5sum > DEBIAN/md5sums)
+  dpkg-deb --root-owner-group -Zxz -b "$tmp/pkg" "$ddeb" >/dev/null
+  rm -rf "$tmp"
+done
+
 echo "package.sh: $(dpkg-deb -f "$deb" Package Version Depends | tr '\n' ' ')"
 if [ $lintian -eq 1 ]; then
   if command -v lintian >/dev/null; then

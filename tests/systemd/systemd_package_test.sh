@@ -26,10 +26,10 @@ command -v node >/dev/null || { echo "SKIPPED: node is missing (stand-ins)"; exi
 cleanup() {
   local rc=$?
   if [ $rc -ne 0 ] && [ -d "$(bash "$boxsh" root "$name" 2>/dev/null)" ]; then
-    echo "--- journal of k3s-daas in the box (last 60 lines)"
-    bash "$boxsh" exec "$name" journalctl -u k3s-daas --no-pager -n 60 2>/dev/null || true
+    echo "--- journal of k3s-daas in the box (last 80 lines, containerd's own lines left out)"
+    bash "$boxsh" exec "$name" journalctl -u k3s-daas --no-pager 2>/dev/null | grep -v '\[containerd\]' | tail -80 || true
   fi
-  bash "$boxsh" stop "$name" --now >/dev/null 2>&1 || true
+  if [ -n "${K3S_DAAS_KEEP_BOX:-}" ]; then echo "box $name kept (K3S_DAAS_KEEP_BOX)"; else bash "$boxsh" stop "$name" --now >/dev/null 2>&1 || true; fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   rm -rf "$work"
   echo "systemd_package: $(( $(date +%s) - t_start )) s"
@@ -59,7 +59,7 @@ ready_line() {
 
 # ---------------------------------------------------------------- package (two revisions)
 for rev in 1 2; do
-  (cd "$build" && cpack -G DEB -B "$work/deb$rev" -D CPACK_DEBIAN_PACKAGE_RELEASE=$rev >"$work/cpack$rev.log" 2>&1) \
+  (cd "$build" && cpack -G DEB -B "$work/deb$rev" -D CPACK_DEBIAN_PACKAGE_RELEASE=$rev -D CPACK_DEBIAN_COMPRESSION_TYPE=gzip >"$work/cpack$rev.log" 2>&1) \
     || { cat "$work/cpack$rev.log"; fail "cpack (revision $rev)"; }
   rm -rf "$work/deb$rev/_CPack_Packages"
 done
@@ -112,7 +112,7 @@ for f in /lib/systemd/system/k3s-daas.service /usr/share/doc/k3s-daas/config.exa
 done
 box zcat /usr/share/man/man8/k3s-daas.8.gz > "$work/k3s-daas.8"
 grep -qF '.SS "k3s\-daas config validate"' "$work/k3s-daas.8" || fail "the man page lacks 'config validate'"
-box grep -q "'config') echo" /usr/share/bash-completion/completions/k3s-daas || fail "bash completion lacks 'config'"
+grep -q "'config') echo" "$root/usr/share/bash-completion/completions/k3s-daas" || fail "bash completion lacks 'config'"
 box k3s-daas version | grep -q "^k3s-daas $(echo "$version1" | cut -d- -f1) " || fail "k3s-daas version: $(box k3s-daas version)"
 [ "$(box systemctl is-enabled k3s-daas.service || true)" = disabled ] || fail "the unit is enabled on first install"
 [ "$(prop ActiveState)" = inactive ] || fail "the unit was started on first install"
@@ -212,7 +212,10 @@ main2=$(prop MainPID); restarts=$(prop NRestarts)
 box kill -STOP "$main2"
 wait_for 40 "the watchdog restart" sh -c "[ \"\$(bash '$boxsh' exec '$name' systemctl show -p NRestarts --value k3s-daas)\" -gt $restarts ]"
 wait_for 60 "active after the watchdog restart" state_is active/running
-box journalctl -u k3s-daas --no-pager | grep -q 'Watchdog timeout' || fail "no 'Watchdog timeout' in the journal"
+# (to a file first: grep -q closing the pipe early would fail journalctl under pipefail)
+box journalctl -u k3s-daas --no-pager -o cat > "$work/journal-watchdog.txt"
+grep -q 'Watchdog timeout' "$work/journal-watchdog.txt" || fail "no 'Watchdog timeout' in the journal"
+grep -q 'signing key: systemd credential' "$work/journal-watchdog.txt" || fail "the key was not read from \$CREDENTIALS_DIRECTORY"
 wait_for 30 "one containerd and one k3s after the takeover" sh -c \
   "[ \"\$(bash '$boxsh' exec '$name' sh -c 'echo \$(pgrep -c -x containerd) \$(pgrep -c -x k3s)')\" = '1 1' ]"
 sleep 3
@@ -255,7 +258,8 @@ box test -f /var/lib/k3s-daas/slashed || fail "no slashed marker"
 box systemctl start k3s-daas.service >/dev/null 2>&1 || true
 wait_for 20 "failed again" state_is failed/failed
 [ "$(prop ExecMainStatus)" = 79 ] || fail "start with the marker: $(prop ExecMainStatus)"
-box journalctl -u k3s-daas --no-pager -n 30 | grep -q 'slashing clear' || fail "the journal does not name 'slashing clear'"
+box journalctl -u k3s-daas --no-pager -n 30 > "$work/journal-marker.txt"
+grep -q 'slashing clear' "$work/journal-marker.txt" || fail "the journal does not name 'slashing clear'"
 box k3s-daas slashing clear --yes >/dev/null || fail "slashing clear"
 box systemctl reset-failed k3s-daas.service
 box systemctl start k3s-daas.service >/dev/null 2>&1 || true
