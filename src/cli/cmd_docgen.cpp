@@ -3,6 +3,7 @@
 // package's man page and completions can never drift from `--help`. Used by the package build
 // (cmake/K3sDaasPackaging.cmake); not meant for operators, hence hidden from --help.
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <sstream>
@@ -34,7 +35,8 @@ void walk(const CLI::App& app, const std::string& path, std::vector<Command>& ou
   for (const auto* sub : visible_subcommands(app)) walk(*sub, path.empty() ? sub->get_name() : path + " " + sub->get_name(), out);
 }
 
-bool takes_value(const CLI::Option& opt) { return opt.get_type_size_max() > 0; }
+// Flags have no type name in CLI11 (options get TEXT, UINT, ...).
+bool takes_value(const CLI::Option& opt) { return !opt.get_type_name().empty(); }
 
 std::vector<std::string> flag_names(const CLI::Option& opt) {
   std::vector<std::string> names;
@@ -172,7 +174,8 @@ std::string bash_completion(const CLI::App& root) {
     for (const CLI::App* app : {cmd.app, &root}) {
       for (const auto* opt : visible_options(*app))
         if (!values_only || takes_value(*opt))
-          for (const auto& n : flag_names(*opt)) names.push_back(n);
+          for (const auto& n : flag_names(*opt))
+            if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
       if (app == &root) break;
     }
     return join(names, " ");
@@ -227,11 +230,16 @@ std::string zsh_completion(const CLI::App& root) {
   out << "  esac\n}\n";
   auto option_lines = [&](const Command& cmd, bool values_only) {
     std::string lines;
+    std::vector<std::string> seen;
     for (const CLI::App* app : {cmd.app, &root}) {
       for (const auto* opt : visible_options(*app)) {
         if (values_only && !takes_value(*opt)) continue;
-        for (const auto& n : flag_names(*opt))
-          lines += (lines.empty() ? "" : values_only ? " " : "\n") + (values_only ? n : escape_colon(n) + ":" + opt->get_description());
+        for (const auto& n : flag_names(*opt)) {
+          if (std::find(seen.begin(), seen.end(), n) != seen.end()) continue;  // -h/--help of both
+          seen.push_back(n);
+          lines += (lines.empty() ? "" : values_only ? " " : "\n") +
+                   (values_only ? n : escape_colon(n) + ":" + opt->get_description());
+        }
       }
       if (app == &root) break;
     }
