@@ -5,6 +5,7 @@
 // response bodies at info level, or put header values (which may carry tokens) into errors.
 // A client is not thread-safe: use one per thread.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -36,6 +37,9 @@ struct ClientOptions {
   std::string unix_socket;  // talk HTTP over this unix socket (Docker API)
   std::string user_agent = "k3s-daas";
   std::uint64_t max_response_bytes = 8u << 20;  // larger answers are cut off with an error
+  // When set and true, a request in progress ends within about a second with a kCancelled error
+  // (the daemon sets it on stop, so that a hung peer does not hold the stop up).
+  std::shared_ptr<const std::atomic<bool>> abort;
 };
 
 struct Request {

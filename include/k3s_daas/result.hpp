@@ -25,6 +25,7 @@ enum class ErrorKind {
   kNotStaked,  // not staked or below the minimum (exit 80)
   kUnsupported,
   kInternal,
+  kCancelled,  // the caller asked to stop (a request cut short during shutdown)
 };
 
 const char* error_kind_name(ErrorKind kind);

@@ -56,6 +56,7 @@ struct StakeRecord {
   std::uint8_t status = 0;
   std::string node_id;
   std::string stake_type;
+  std::string last_tx;  // the transaction that wrote this version (evidence after a slash); may be empty
 
   // From an object read from the chain; u64 fields may be numbers or strings.
   static Result<StakeRecord> from_object(const ObjectInfo& object, const std::string& expected_type);

@@ -6,6 +6,7 @@
 // endpoint. Must never: retry anything but reads and the re-sending of the exact same signed
 // bytes; crash or throw on any answer; log response bodies above debug level.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -41,6 +42,7 @@ struct ObjectInfo {
   std::string type;         // Move type, as the API prints it
   Owner owner;
   nlohmann::json fields;    // the Move struct's fields as JSON (u64 may be strings)
+  std::string previous_tx;  // digest of the transaction that wrote this version (empty when not said)
 };
 
 struct Coin {
@@ -111,6 +113,8 @@ struct ChainClientOptions {
   // An endpoint that failed is tried after healthy ones for this long (doubling per failure).
   std::chrono::milliseconds cooldown_initial{1000};
   std::chrono::milliseconds cooldown_cap{60000};
+  // Set to true to cut requests in progress short (net::ClientOptions::abort).
+  std::shared_ptr<const std::atomic<bool>> abort;
 
   static ChainClientOptions from_config(const config::SuiConfig& sui);
 };
@@ -126,6 +130,11 @@ class ChainClient {
   virtual Result<std::uint64_t> sui_balance(const Address& owner) = 0;
   // nullopt when the object does not exist (or was deleted).
   virtual Result<std::optional<ObjectInfo>> get_object(const Address& id) = 0;
+  // The object's id, version, digest and the transaction that wrote that version, and nothing
+  // else (no type, owner or contents): one small request for a watcher that only needs to know
+  // whether an object changed. nullopt when the object does not exist. The default asks for the
+  // whole object.
+  virtual Result<std::optional<ObjectInfo>> get_object_version(const Address& id) { return get_object(id); }
   // Dry run of unsigned transaction bytes. A Move failure is a successful call with
   // success == false.
   virtual Result<TransactionResult> simulate(ByteView tx_bytes) = 0;
@@ -166,6 +175,7 @@ extern const char* const kEpochQuery;
 extern const char* const kCoinsQuery;
 extern const char* const kBalanceQuery;
 extern const char* const kObjectQuery;
+extern const char* const kObjectVersionQuery;
 extern const char* const kSimulateQuery;
 extern const char* const kExecuteMutation;
 extern const char* const kTransactionQuery;

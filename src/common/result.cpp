@@ -17,6 +17,7 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::kNotStaked: return "not-staked";
     case ErrorKind::kUnsupported: return "unsupported";
     case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kCancelled: return "cancelled";
   }
   return "internal";
 }

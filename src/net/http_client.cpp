@@ -86,6 +86,11 @@ CURLcode install_client_auth_check(CURL*, void* ssl_ctx, void* missing_client_au
   return CURLE_OK;
 }
 
+int on_progress(void* abort_flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* flag = static_cast<const std::atomic<bool>*>(abort_flag);
+  return flag->load(std::memory_order_relaxed) ? 1 : 0;  // non-zero aborts the transfer
+}
+
 }  // namespace
 
 struct HttpClient::Impl {
@@ -134,6 +139,12 @@ Result<Response> HttpClient::perform(const Request& request) {
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &collected);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &collected);
+  if (opt.abort) {
+    if (opt.abort->load()) return make_error(ErrorKind::kCancelled, request.method + " " + display_url(request.url) + ": cancelled (stopping)");
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(opt.abort.get()));
+  }
   if (!opt.unix_socket.empty()) curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, opt.unix_socket.c_str());
 
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, opt.tls.verify_peer ? 1L : 0L);
@@ -187,6 +198,7 @@ Result<Response> HttpClient::perform(const Request& request) {
     return make_error(ErrorKind::kProtocol, where + ": answer larger than " +
                                                 std::to_string(opt.max_response_bytes) + " bytes");
   }
+  if (code == CURLE_ABORTED_BY_CALLBACK) return make_error(ErrorKind::kCancelled, where + ": cancelled (stopping)");
   if (code != CURLE_OK && impl_->missing_client_auth) {
     return make_error(ErrorKind::kVerify, where + ": the server did not ask for a client certificate; refusing it, "
                                                   "because this peer must require mutual TLS (is the URL right?)");

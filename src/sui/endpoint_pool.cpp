@@ -14,6 +14,7 @@ EndpointPool::EndpointPool(const ChainClientOptions& options, std::string transp
   net::ClientOptions client_options;
   client_options.timeout = options.request_timeout;
   client_options.connect_timeout = std::min(options.request_timeout, std::chrono::milliseconds(5000));
+  client_options.abort = options.abort;
   for (const auto& url : options.urls) {
     Endpoint endpoint;
     endpoint.url = url;
@@ -70,6 +71,9 @@ Status EndpointPool::call(const std::string& what, const std::string& body, cons
       K3S_LOG(kSui, info, "{} {}: every endpoint failed; retrying in {} ms (pass {}/{})", transport_, what,
               delay.count(), round + 1, rounds);
       std::this_thread::sleep_for(delay);
+      if (options_.abort && options_.abort->load()) {
+        return make_error(ErrorKind::kCancelled, transport_ + " " + what + ": cancelled (stopping)");
+      }
     }
     failures.clear();
     refusal.reset();
@@ -85,6 +89,7 @@ Status EndpointPool::call(const std::string& what, const std::string& body, cons
       K3S_LOG(kSui, debug, "{} {} -> {}", transport_, what, endpoint.display);
       auto response = endpoint.client->perform(request);
       Error error;
+      if (!response.ok() && response.error().kind == ErrorKind::kCancelled) return response.error();
       if (!response.ok()) {
         error = response.error();
         any_transient = any_transient || error.transient();

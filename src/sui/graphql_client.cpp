@@ -44,6 +44,11 @@ class GraphQLClient final : public ChainClient {
     return query<std::optional<ObjectInfo>>("object", gql::kObjectQuery, {{"id", id.to_hex()}}, gql::parse_object);
   }
 
+  Result<std::optional<ObjectInfo>> get_object_version(const Address& id) override {
+    return query<std::optional<ObjectInfo>>("object version", gql::kObjectVersionQuery, {{"id", id.to_hex()}},
+                                            gql::parse_object);
+  }
+
   Result<TransactionResult> simulate(ByteView tx_bytes) override {
     json variables = {{"tx", {{"bcs", {{"value", base64_encode(tx_bytes)}}}}}};
     return query<TransactionResult>("simulateTransaction", gql::kSimulateQuery, variables, gql::parse_simulation);

@@ -64,11 +64,16 @@ const char* const kBalanceQuery =
 const char* const kObjectQuery =
     "query Object($id: SuiAddress!) {\n"
     "  object(address: $id) {\n"
-    "    address version digest\n"
+    "    address version digest previousTransaction { digest }\n"
     "    owner { ...OwnerFields }\n"
     "    asMoveObject { contents { type { repr } json } }\n"
     "  }\n"
     "}\n" K3S_GQL_OWNER_FRAGMENT;
+
+const char* const kObjectVersionQuery =
+    "query ObjectVersion($id: SuiAddress!) {\n"
+    "  object(address: $id) { address version digest previousTransaction { digest } }\n"
+    "}";
 
 const char* const kSimulateQuery =
     "query Simulate($tx: JSON!) {\n"
@@ -101,7 +106,7 @@ const char* const kEventsQuery =
 
 std::vector<std::pair<std::string, const char*>> all_queries() {
   return {{"Epoch", kEpochQuery},     {"Coins", kCoinsQuery},       {"Balance", kBalanceQuery},
-          {"Object", kObjectQuery},   {"Simulate", kSimulateQuery}, {"Execute", kExecuteMutation},
+          {"Object", kObjectQuery}, {"ObjectVersion", kObjectVersionQuery},   {"Simulate", kSimulateQuery}, {"Execute", kExecuteMutation},
           {"Transaction", kTransactionQuery}, {"Events", kEventsQuery}};
 }
 
@@ -277,6 +282,7 @@ Result<std::optional<ObjectInfo>> parse_object(const json& data) {
   auto ref = ObjectRef::parse(*id, *version, *digest);
   if (!ref.ok()) return malformed(ref.error().message);
   info.ref = *ref;
+  info.previous_tx = to_string(get(get(object, "previousTransaction"), "digest")).value_or("");
   if (const json* owner = get(object, "owner")) {
     K3S_ASSIGN(info.owner, parse_owner(owner));
   }

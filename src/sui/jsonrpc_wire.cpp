@@ -193,6 +193,7 @@ Result<std::optional<ObjectInfo>> parse_object(const json& result) {
   auto ref = ObjectRef::parse(*id, *version, *digest);
   if (!ref.ok()) return malformed(ref.error().message);
   info.ref = *ref;
+  info.previous_tx = to_string(get(data, "previousTransaction")).value_or("");
   info.type = to_string(get(data, "type")).value_or("");
   K3S_ASSIGN(info.owner, parse_owner(get(data, "owner")));
   const json* content = get(data, "content");

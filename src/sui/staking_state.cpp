@@ -108,6 +108,7 @@ Result<StakeRecord> StakeRecord::from_object(const ObjectInfo& object, const std
   StakeRecord record;
   record.id = object.ref.object_id;
   record.version = object.ref.version;
+  record.last_tx = object.previous_tx;
   record.initial_shared_version = object.owner.initial_shared_version;
   const json& f = object.fields;
   auto staker = to_address(get(f, "staker"));
