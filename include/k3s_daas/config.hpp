@@ -59,6 +59,8 @@ struct MasterConfig {
   AttestationConfig attestation;
   std::uint64_t heartbeat_interval_ms = 30000;
   std::uint64_t seal_token_ttl_s = 3600;
+  std::uint64_t request_timeout_ms = 10000;  // per master request (the daemon's loop never waits on it)
+  bool deregister_on_stop = false;            // send deregister (intent 3) on an orderly stop
 };
 
 struct K3sConfig {

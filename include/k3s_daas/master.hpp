@@ -8,6 +8,7 @@
 // join token; keep process-global state (several clients may live in one process).
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -64,7 +65,14 @@ struct RegisterAck {
   // Set by MasterClient::register_worker: where the join token was written (0600).
   std::filesystem::path join_token_file;
 };
-enum class Command : std::uint8_t { kNone = 0, kRenewSealToken = 1, kDrain = 2, kSlashed = 3, kDeregistered = 4 };
+enum class Command : std::uint8_t {
+  kNone = 0,
+  kRenewSealToken = 1,
+  kDrain = 2,
+  kSlashed = 3,
+  kDeregistered = 4,
+  kResume = 5,  // start k3s again after a drain; ignored when not drained
+};
 const char* command_name(Command command);
 struct HeartbeatAck {
   std::string node_id;
@@ -229,6 +237,11 @@ struct MasterClientOptions {
   std::function<bool(std::chrono::milliseconds)> wait;
   // Optional extra trust check of the attested key (e.g. the Nautilus Enclave object on chain).
   std::function<Status(const TrustedMaster&)> cross_check;
+  // Called with each new heartbeat sequence number before it is sent (the daemon persists a
+  // floor so that numbers keep increasing across restarts, even with a clock stepped back).
+  std::function<void(std::uint64_t)> on_sequence;
+  // Set to true to cut a request in progress short (net::ClientOptions::abort).
+  std::shared_ptr<const std::atomic<bool>> abort;
 
   // From a loaded config (`master.*`, `node_id`, `state_dir`).
   static Result<MasterClientOptions> from_config(const config::Config& config, const std::string& agent_version);

@@ -420,6 +420,8 @@ Result<Config> parse(const std::string& text, const std::filesystem::path& path)
   }
   c.master.heartbeat_interval_ms = u64("/master/heartbeat_interval_ms");
   c.master.seal_token_ttl_s = u64("/master/seal_token_ttl_s");
+  c.master.request_timeout_ms = u64("/master/request_timeout_ms");
+  c.master.deregister_on_stop = d["master"]["deregister_on_stop"].get<bool>();
   c.k3s.binary = resolve(base, str("/k3s/binary"));
   c.k3s.data_dir = resolve(base, str("/k3s/data_dir"));
   c.k3s.node_labels = string_list(d["k3s"]["node_labels"]);
@@ -483,7 +485,9 @@ json to_json(const Config& c, bool redact_secrets) {
           {"root_ca_file", null_if_empty(c.master.attestation.root_ca_file)},
           {"enclave_object_id", null_if_empty(c.master.attestation.enclave_object_id)}}},
         {"heartbeat_interval_ms", c.master.heartbeat_interval_ms},
-        {"seal_token_ttl_s", c.master.seal_token_ttl_s}}},
+        {"seal_token_ttl_s", c.master.seal_token_ttl_s},
+        {"request_timeout_ms", c.master.request_timeout_ms},
+        {"deregister_on_stop", c.master.deregister_on_stop}}},
       {"k3s",
        {{"binary", c.k3s.binary},
         {"data_dir", c.k3s.data_dir},
@@ -542,7 +546,9 @@ json starter_document(const std::string& node_id) {
          {{"pcr0", ""}, {"pcr1", ""}, {"pcr2", ""}, {"max_age_s", 300}, {"allow_debug", false},
           {"root_ca_file", nullptr}, {"enclave_object_id", nullptr}}},
         {"heartbeat_interval_ms", 30000},
-        {"seal_token_ttl_s", 3600}}},
+        {"seal_token_ttl_s", 3600},
+        {"request_timeout_ms", 10000},
+        {"deregister_on_stop", false}}},
       {"k3s",
        {{"binary", "/usr/local/bin/k3s"},
         {"data_dir", "/var/lib/rancher/k3s"},

@@ -201,6 +201,8 @@ std::vector<Key> build() {
        [](const json& v) -> std::optional<std::string> { return sui_id("a Sui object id")(v); }, "Nautilus Enclave object"});
   add({"master.heartbeat_interval_ms", Type::kUInt, 30000, false, false, range(1000, 3600000, "milliseconds"), "heartbeat period"});
   add({"master.seal_token_ttl_s", Type::kUInt, 3600, false, false, range(60, 86400, "seconds (at most 24 h)"), "seal token lifetime"});
+  add({"master.request_timeout_ms", Type::kUInt, 10000, false, false, range(100, 600000, "milliseconds"), "per master request"});
+  add({"master.deregister_on_stop", Type::kBool, false, false, false, nullptr, "deregister on an orderly stop"});
   add({"k3s", Type::kObject, json::object(), false, false, nullptr, "the k3s agent"});
   add({"k3s.binary", Type::kString, "/usr/local/bin/k3s", false, true, non_empty("a file path"), "k3s executable"});
   add({"k3s.data_dir", Type::kString, "/var/lib/rancher/k3s", false, true, non_empty("a folder"), "k3s data dir"});

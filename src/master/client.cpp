@@ -115,6 +115,7 @@ Result<MasterClientOptions> MasterClientOptions::from_config(const config::Confi
   options.agent_version = agent_version;
   options.state_dir = config.state_dir;
   options.attestation_root_file = config.master.attestation.root_ca_file;
+  options.request_timeout = std::chrono::milliseconds(config.master.request_timeout_ms);
   K3S_ASSIGN(options.attestation, attestation::policy_from_config(config.master.attestation));
   return options;
 }
@@ -208,6 +209,7 @@ struct MasterClient::Impl {
 
   std::uint64_t next_seq() {
     last_seq = std::max(last_seq + 1, static_cast<std::uint64_t>(std::max<std::int64_t>(now_unix_ms(), 0)));
+    if (options.on_sequence) options.on_sequence(last_seq);
     return last_seq;
   }
 };
@@ -269,6 +271,7 @@ Result<MasterClient> MasterClient::create(MasterClientOptions options) {
   http_options.tls.verify_peer = true;
   http_options.tls.require_client_auth = url.rfind("https://", 0) == 0;
   http_options.timeout = options.request_timeout;
+  http_options.abort = options.abort;
   http_options.max_response_bytes = 2 * attestation::kMaxDocumentBytes + kMaxAnswerBytes;
   http_options.user_agent = "k3s-daas/" + (options.agent_version.empty() ? std::string("dev") : options.agent_version);
   auto impl = std::make_unique<Impl>(std::move(options), url, net::HttpClient(http_options), std::move(verifier).value());

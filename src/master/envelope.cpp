@@ -122,6 +122,7 @@ const char* command_name(Command command) {
     case Command::kDrain: return "drain";
     case Command::kSlashed: return "slashed";
     case Command::kDeregistered: return "deregistered";
+    case Command::kResume: return "resume";
   }
   return "unknown";
 }
