@@ -41,8 +41,9 @@ namespace k3s_daas::daemon {
 
 // <state_dir>/runtime-status.json: the running daemon's view for `k3s-daas status` (atomic writes).
 inline constexpr const char* kRuntimeStatusFile = "runtime-status.json";
-// <state_dir>/slash-cursor.json: where the SlashEvent query continues after a restart.
-inline constexpr const char* kSlashCursorFile = "slash-cursor.json";
+// <state_dir>/slash-cursor.json: written by versions before 0.2, which polled SlashEvents; the
+// slash watch now reads the StakeRecord's version, and `run` removes this file at start-up.
+inline constexpr const char* kLegacySlashCursorFile = "slash-cursor.json";
 // Test-only switch (docs/daemon.md): "1" turns containerd's CRI plugin off, keeps the teardown
 // inside the configured folders (no /var/lib/kubelet, /run/k3s, kubepods cgroups) and shortens
 // the supervisor's stop and teardown limits. Never set it on a real node.

@@ -3,6 +3,7 @@
 // what start-up actually started (so that shutdown() undoes only that), the timers of the main
 // loop and the exit status. No globals: the signal flags live in the Supervisor (self-pipe).
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "k3s_daas/staking.hpp"
 #include "k3s_daas/sui_client.hpp"
 #include "k3s_daas/supervisor.hpp"
+#include "io_lane.hpp"
 
 namespace k3s_daas::daemon {
 
@@ -31,8 +33,13 @@ struct DaemonLimits {
   std::chrono::milliseconds record_read_max{60000};  // the StakeRecord is read at least this often
   std::chrono::milliseconds status_write_interval{1000};
   std::chrono::milliseconds stop_budget_extra{10000};  // on top of k3s.stop_timeout for an orderly stop
-  unsigned event_pages_per_poll = 10;
+  // The heartbeat sequence floor is persisted this far ahead of the number in use, so the file is
+  // written about once an hour, not per heartbeat.
+  std::uint64_t sequence_reserve_ms = 3'600'000;
 };
+
+// The next master exchange: heartbeats, unless trust or registration must be re-established.
+enum class MasterStep { kHeartbeat, kAttest, kRegister };
 
 // Why the main loop ended.
 enum class LoopEnd { kNone, kSignal, kSlashed, kWithdrawn, kFatal };
@@ -47,13 +54,22 @@ struct Daemon {
   // Stage 1.
   std::optional<config::Config> config;
   std::unique_ptr<supervisor::Supervisor> supervisor;
-  // Stage 3.
+  int lock_fd = -1;  // flock on <state_dir>/run.lock for the life of the run
+  // I/O lanes: every chain request runs on chain_lane, every master request on master_lane; the
+  // loop only submits and reads completions. abort_io cuts requests in progress short on stop.
+  std::shared_ptr<std::atomic<bool>> abort_io = std::make_shared<std::atomic<bool>>(false);
+  std::unique_ptr<IoLane> chain_lane;
+  std::unique_ptr<IoLane> master_lane;
+  // systemd: WATCHDOG=1 every watchdog_interval_ms (half of WATCHDOG_USEC; 0 = off), sent by pump().
+  std::int64_t watchdog_interval_ms = 0;
+  std::int64_t next_watchdog_ms = 0;
+  std::uint64_t watchdog_pings = 0;
+  std::string last_status_line;  // the last STATUS= sent  // Stage 3.
   std::optional<crypto::Ed25519Keypair> key;
   // Stage 4.
   std::unique_ptr<sui::ChainClient> chain;
   std::unique_ptr<sui::StakingClient> staking;
   std::optional<sui::StakeRecord> record;
-  std::string slash_cursor;  // opaque SlashEvent cursor (persisted)
   // Stage 5.
   std::unique_ptr<metrics::Metrics> metrics;
   // Stage 6/7.
@@ -61,6 +77,8 @@ struct Daemon {
   std::optional<seal::Token> seal_token;
   std::optional<master::RegisterAck> registration;
   master::NodeInfo node_info;
+  Bytes enclave_key;  // the attested key (a copy the loop may read while the master lane works)
+  std::shared_ptr<std::atomic<std::uint64_t>> sequence_reserved = std::make_shared<std::atomic<std::uint64_t>>(0);
   // Stage 8.
   std::unique_ptr<runtime::WorkerNode> node;
   bool node_started = false;
@@ -70,9 +88,20 @@ struct Daemon {
   bool interrupted = false;  // interrupt() was called (a signal, or a stage asked to stop)
   LoopEnd loop_end = LoopEnd::kNone;
   std::int64_t started_at_ms = 0;
-  std::int64_t next_heartbeat_ms = 0;  // monotonic
-  std::int64_t next_event_poll_ms = 0;
-  std::int64_t next_record_read_ms = 0;
+  std::int64_t next_master_ms = 0;  // monotonic: the next master exchange (heartbeat, attest, register)
+  MasterStep master_next = MasterStep::kHeartbeat;
+  std::optional<Backoff> master_backoff;  // set while master exchanges fail
+  std::int64_t master_failing_since_ms = 0;  // wall clock, 0 = the master answers
+  std::uint64_t last_seq = 0;
+  std::uint64_t reattestations = 0;
+  std::uint64_t master_rejected_signature = 0;  // the client's counter as last seen
+  std::int64_t next_watch_ms = 0;  // monotonic: the next StakeRecord check
+  bool watch_forced = false;       // a check with a full read is wanted as soon as the lane is free
+  std::string watch_reason;        // why (e.g. "master command 3")
+  master::Command master_claim = master::Command::kNone;  // a master claim the next check answers
+  std::uint64_t watch_checks = 0;
+  std::uint64_t record_reads = 0;
+  std::int64_t last_watch_ok_ms = 0;  // wall clock
   std::int64_t next_status_write_ms = 0;
   std::uint64_t heartbeat_interval_ms = 30000;
   std::optional<Backoff> heartbeat_backoff;
@@ -94,9 +123,11 @@ struct Daemon {
   void interrupt() { interrupted = true; }
   void shutdown();
 
-  // Runs the supervisor's loop for up to `wait` (children's output, exits, signals); a
-  // SIGTERM/SIGINT becomes interrupt(). Returns false once interrupted.
+  // Runs the supervisor's loop for up to `wait` (children's output, exits, signals), sends the
+  // watchdog ping when due; SIGTERM/SIGINT become interrupt(), SIGHUP a reload. Returns false
+  // once interrupted.
   bool pump(std::chrono::milliseconds wait);
+  void reload();  // SIGHUP: re-read the config and apply what can change at run time
   void notify(const std::string& state);  // sd_notify; a no-op outside systemd
   void write_status(const std::string& state);
   const std::string& state_dir() const { return config->state_dir; }
@@ -105,10 +136,15 @@ struct Daemon {
 // Stages (daemon.cpp) and the loop (main_loop.cpp).
 int run_stages(Daemon& d);
 int main_loop(Daemon& d);
-// Reads the StakeRecord and acts on it: SLASHED or below the minimum -> teardown, marker, 79.
-// Chain errors only count. `evidence_digest` names a SlashEvent that prompted the read.
-void check_record(Daemon& d, const std::string& why, const std::string& evidence_digest);
-// The slash path of protocol.md section 5 (sets loop_end and exit_status).
-void slashed(Daemon& d, const sui::StakeRecord& record, const std::string& evidence_digest);
+// The slash path of protocol.md section 5 (sets loop_end and exit_status). The evidence is the
+// transaction that wrote the slashed record version (record.last_tx).
+void slashed(Daemon& d, const sui::StakeRecord& record, const std::string& why);
+// <state_dir> files of the loop (atomic writes).
+inline constexpr const char* kSequenceFile = "heartbeat-seq.json";
+inline constexpr const char* kDrainedFile = "drained";
+inline constexpr const char* kLockFile = "run.lock";
+void persist_drained(Daemon& d, bool drained);
+// A fresh seal token (audience: the attested enclave key; lifetime master.seal_token_ttl_s).
+Status issue_seal_token(Daemon& d);
 
 }  // namespace k3s_daas::daemon

@@ -1,9 +1,10 @@
-// The main loop: one thread, driven by the supervisor's poll_once() plus timers for heartbeats,
-// the slashing watch (SlashEvents, StakeRecord reads), seal-token renewal and the status file.
+// The main loop: one thread that never waits on the network. Each turn runs the supervisor's
+// poll_once() (children, signals, the watchdog ping), the completions of the I/O lanes, then the
+// due timers: the StakeRecord watch (chain lane), the master exchange (master lane), seal-token
+// renewal and the status file.
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -23,88 +24,111 @@ bool is_slashed(const Daemon& d, const sui::StakeRecord& r) {
   return r.status == static_cast<std::uint8_t>(sui::StakeStatus::kSlashed) || r.amount < d.config->sui.min_stake_mist;
 }
 
+std::int64_t poll_ms(const Daemon& d) { return static_cast<std::int64_t>(d.config->sui.poll_interval_ms); }
+
+// A chain error is never a slash: count, log, space the next checks out (exponential backoff
+// with jitter from sui.poll_interval_ms up to record_read_max, 60 s), carry on.
 void count_chain_failure(Daemon& d, const std::string& what, const Error& error) {
   ++d.chain_failures;
   d.last_error = what + ": " + error.message;
   d.metrics->handles().chain_requests_failed->Increment();
-  // A chain error is never a slash: log, space the next polls out (exponential backoff with
-  // jitter, at most record_read_max), carry on.
-  const auto poll = static_cast<std::int64_t>(d.config->sui.poll_interval_ms);
-  if (!d.chain_backoff) d.chain_backoff.emplace(milliseconds(poll), d.limits.record_read_max);
-  const auto delay = std::max<std::int64_t>(poll, d.chain_backoff->next().count());
-  d.next_event_poll_ms = std::max(d.next_event_poll_ms, monotonic_ms() + delay);
-  d.next_record_read_ms = std::max(d.next_record_read_ms, monotonic_ms() + delay);
-  K3S_LOG(kDaemon, warn, "{} failed (not a slash; next chain poll in {} ms): {}", what, delay, error.message);
+  if (!d.chain_backoff) d.chain_backoff.emplace(milliseconds(poll_ms(d)), d.limits.record_read_max);
+  const auto delay = std::clamp<std::int64_t>(d.chain_backoff->next().count(), poll_ms(d),
+                                              std::max<std::int64_t>(poll_ms(d), d.limits.record_read_max.count()));
+  d.next_watch_ms = monotonic_ms() + delay;
+  K3S_LOG(kDaemon, warn, "{} failed (not a slash; next check in {} ms): {}", what, delay, error.message);
 }
 
 void chain_ok(Daemon& d) {
   if (d.chain_backoff) K3S_LOG(kDaemon, info, "the chain answers again");
   d.chain_backoff.reset();
+  d.last_watch_ok_ms = now_unix_ms();
 }
 
-void save_cursor(Daemon& d) {
-  fs::WriteOptions options;
-  options.mode = 0600;
-  auto written = fs::atomic_write_file(std::filesystem::path(d.state_dir()) / kSlashCursorFile,
-                                       nlohmann::json({{"cursor", d.slash_cursor}}).dump() + "\n", options);
-  if (!written.ok()) K3S_LOG(kDaemon, warn, "cannot save the SlashEvent cursor: {}", written.error().message);
-}
+// ---------------------------------------------------------------- the slash watch
 
-// ---------------------------------------------------------------- slashing watch
-
-// Reads SlashEvents after the saved cursor and hands ours (field `staker` = our address) to
-// `on_ours` until it returns false. SlashEvents are sent by the pool admin, so the query filters
-// by event type only. Returns false on a chain error (already counted).
-bool scan_slash_events(Daemon& d, const std::function<bool(const sui::ChainEvent&)>& on_ours) {
-  const auto event_type = d.staking->settings().event_type("SlashEvent");
-  const auto me = d.key->address();
-  for (unsigned page = 0; page < d.limits.event_pages_per_poll; ++page) {
-    std::optional<std::string> cursor;
-    if (!d.slash_cursor.empty()) cursor = d.slash_cursor;
-    auto events = d.chain->query_events(event_type, std::nullopt, cursor);
-    if (!events.ok()) {
-      count_chain_failure(d, "polling SlashEvents", events.error());
-      return false;
-    }
-    chain_ok(d);
-    bool go_on = true;
-    for (const auto& event : events->events) {
-      if (!event.cursor.empty()) d.slash_cursor = event.cursor;
-      const auto& staker = event.fields.contains("staker") ? event.fields["staker"] : nlohmann::json();
-      auto address = staker.is_string() ? crypto::Address::parse(staker.get<std::string>())
-                                        : Result<crypto::Address>(make_error(ErrorKind::kProtocol, "no staker"));
-      if (!address.ok() || *address != me) continue;
-      if (!on_ours(event)) {
-        go_on = false;
-        break;
-      }
-    }
-    if (!events->events.empty()) save_cursor(d);
-    if (!go_on || !events->next_cursor || events->events.empty()) return true;
+// A fresh StakeRecord from the chain: slashed -> the slash path; withdrawn -> orderly stop (80);
+// a lower amount still at or above the minimum -> partial slash, keep serving.
+void apply_record(Daemon& d, const sui::StakeRecord& record, const std::string& why) {
+  const auto previous = *d.record;
+  const auto claim = d.master_claim;
+  d.master_claim = master::Command::kNone;
+  d.record = record;
+  auto& m = d.metrics->handles();
+  m.stake_amount_mist->Set(static_cast<double>(record.amount));
+  m.stake_status->Set(record.status);
+  if (record.version != previous.version) {
+    K3S_LOG(kDaemon, info, "StakeRecord changed ({}): version {} -> {}, {} MIST, {}{}", why, previous.version,
+            record.version, record.amount, status_of(record.status),
+            record.last_tx.empty() ? "" : ", by tx " + record.last_tx);
   }
-  return true;
+  if (is_slashed(d, record)) return slashed(d, record, why);
+  if (record.status == static_cast<std::uint8_t>(sui::StakeStatus::kWithdrawn)) {
+    K3S_LOG(kDaemon, warn, "the stake was withdrawn on chain ({}): orderly stop (exit 80)", why);
+    d.loop_end = LoopEnd::kWithdrawn;
+    d.exit_status = exit_code::kNotStaked;
+    return;
+  }
+  if (record.amount < previous.amount) {
+    ++d.partial_slashes;
+    m.partial_slashes->Increment();
+    K3S_LOG(kDaemon, warn, "partial slash ({}): {} -> {} MIST, still at or above the minimum {}; keep serving", why,
+            previous.amount, record.amount, d.config->sui.min_stake_mist);
+  }
+  if (claim == master::Command::kSlashed) {
+    K3S_LOG(kDaemon, warn, "the master says slashed, the chain does not (StakeRecord version {}: {}, {} MIST): ignored",
+            record.version, status_of(record.status), record.amount);
+  } else if (claim == master::Command::kDeregistered) {
+    K3S_LOG(kDaemon, warn, "the master says deregistered, the stake is still {} on chain: ignored",
+            status_of(record.status));
+  }
 }
 
-void poll_slash_events(Daemon& d) {
-  scan_slash_events(d, [&](const sui::ChainEvent& event) {
-    K3S_LOG(kDaemon, warn, "SlashEvent for our address in tx {}: {}", event.tx_digest, event.fields.dump());
-    check_record(d, "SlashEvent in tx " + event.tx_digest, event.tx_digest);
-    return d.loop_end == LoopEnd::kNone;
+// One check: the record's version (one small request); the whole record only when the version
+// moved, or when forced (a master claim). Runs on the chain lane.
+void start_watch(Daemon& d) {
+  const bool forced = d.watch_forced;
+  const std::string why = forced ? d.watch_reason : "periodic check";
+  d.watch_forced = false;
+  d.next_watch_ms = monotonic_ms() + poll_ms(d);
+  ++d.watch_checks;
+  const auto id = d.record->id;
+  const auto known = d.record->version;
+  sui::ChainClient* chain = d.chain.get();
+  sui::StakingClient* staking = d.staking.get();
+  d.chain_lane->submit([&d, chain, staking, id, known, forced, why]() -> IoLane::Completion {
+    auto version = chain->get_object_version(id);
+    std::optional<Result<sui::StakeRecord>> record;
+    if (version.ok() && *version && (forced || (*version)->ref.version != known)) record = staking->read_record(id);
+    return [&d, version = std::move(version), record = std::move(record), why]() {
+      if (d.loop_end != LoopEnd::kNone) return;
+      if (!version.ok()) return count_chain_failure(d, "checking the StakeRecord version", version.error());
+      if (!*version) {
+        return count_chain_failure(d, "checking the StakeRecord",
+                                   make_error(ErrorKind::kNotFound, "StakeRecord " + d.record->id.to_hex() +
+                                                                        " is not on the chain (endpoint behind?)"));
+      }
+      if (!record) {
+        chain_ok(d);
+        return;
+      }
+      if (!record->ok()) return count_chain_failure(d, "reading the StakeRecord", record->error());
+      chain_ok(d);
+      ++d.record_reads;
+      apply_record(d, record->value(), why);
+    };
   });
 }
 
-// The digest of the newest SlashEvent for us not yet seen (evidence when a record read or the
-// master noticed the slash first); empty when the chain does not say.
-std::string newest_slash_digest(Daemon& d) {
-  std::string digest;
-  scan_slash_events(d, [&](const sui::ChainEvent& event) {
-    if (!event.tx_digest.empty()) digest = event.tx_digest;
-    return true;
-  });
-  return digest;
+// A master claim (command 3 or 4) or any other reason to look now: a forced full read as soon as
+// the chain lane is free. The claim itself is never acted on; the record is.
+void request_check(Daemon& d, const std::string& why, master::Command claim) {
+  d.watch_forced = true;
+  d.watch_reason = why;
+  if (claim != master::Command::kNone) d.master_claim = claim;
 }
 
-// ---------------------------------------------------------------- heartbeats
+// ---------------------------------------------------------------- the master
 
 master::HeartbeatReport report_of(Daemon& d) {
   master::HeartbeatReport report;
@@ -117,7 +141,7 @@ master::HeartbeatReport report_of(Daemon& d) {
     report.k3s.restarts = node.k3s->restarts;
     if (node.k3s->pid > 0) report.k3s.pid = node.k3s->pid;
   } else {
-    report.k3s.state = "stopped";
+    report.k3s.state = d.drained ? "drained" : "stopped";
   }
   report.runtime.type = node.runtime_type;
   report.runtime.state = node.runtime_state;
@@ -144,34 +168,46 @@ master::HeartbeatReport report_of(Daemon& d) {
 }
 
 void renew_seal_token(Daemon& d, const char* why) {
-  seal::IssueOptions options;
-  options.node_id = d.config->node_id;
-  options.stake_id = d.record->id;
-  options.audience = d.master->trusted()->enclave_key;
-  options.ttl = std::chrono::seconds(d.config->master.seal_token_ttl_s);
-  auto token = seal::issue(*d.key, options);
-  if (!token.ok()) {
-    K3S_LOG(kDaemon, error, "renewing the seal token failed: {}", token.error().message);
+  auto issued = issue_seal_token(d);
+  if (!issued.ok()) {
+    K3S_LOG(kDaemon, error, "renewing the seal token failed: {}", issued.error().message);
     return;
   }
-  d.seal_token = std::move(token).value();
-  d.metrics->handles().seal_token_expires_at_seconds->Set(static_cast<double>(d.seal_token->payload.expires_at_ms) /
-                                                          1000.0);
   K3S_LOG(kDaemon, info, "seal token renewed ({}), expires at {} ms", why, d.seal_token->payload.expires_at_ms);
 }
 
-void reregister(Daemon& d) {
-  auto ack = d.master->register_worker(d.seal_token->text, d.node_info);
-  if (!ack.ok()) {
-    K3S_LOG(kDaemon, warn, "re-registration failed (will retry): {}", ack.error().message);
-    return;
+void sync_master_counters(Daemon& d, const master::Counters& counters) {
+  auto& m = d.metrics->handles();
+  const double rejected_delta = static_cast<double>(counters.answers_rejected) - m.master_answers_rejected->Value();
+  if (rejected_delta > 0) m.master_answers_rejected->Increment(rejected_delta);
+}
+
+// A master exchange failed: never touches k3s. Back off (1 s doubling, jitter, cap 60 s) and
+// choose what to try next.
+void master_failed(Daemon& d, const char* what, const Error& error, MasterStep next) {
+  ++d.heartbeat_failures;
+  d.last_error = std::string(what) + ": " + error.message;
+  auto& m = d.metrics->handles();
+  if (d.master_next == MasterStep::kHeartbeat) m.heartbeats_failed->Increment();
+  m.master_reachable->Set(error.transient() ? 0 : 1);
+  if (d.master_failing_since_ms == 0) d.master_failing_since_ms = now_unix_ms();
+  if (!d.master_backoff) d.master_backoff.emplace(d.limits.heartbeat_retry_initial, d.limits.retry_cap);
+  const std::int64_t delay = d.master_backoff->next().count();
+  d.master_next = next;
+  d.next_master_ms = monotonic_ms() + delay;
+  const char* then = next == MasterStep::kAttest     ? "attest the master again"
+                     : next == MasterStep::kRegister ? "register again"
+                                                     : "retry";
+  K3S_LOG(kDaemon, warn, "{} failed (k3s keeps running; {} in {} ms): {}", what, then, delay, error.message);
+}
+
+void master_ok(Daemon& d) {
+  if (d.master_failing_since_ms != 0) {
+    K3S_LOG(kDaemon, info, "the master answers again (after {} s)", (now_unix_ms() - d.master_failing_since_ms) / 1000);
   }
-  d.registration = *ack;
-  K3S_LOG(kDaemon, info, "re-registered with the master; k3s keeps running (new token file applies at its next start)");
-  if (!d.drained) {
-    auto updated = d.node->start_k3s(ack->k3s_server_url, ack->join_token_file);
-    if (!updated.ok()) K3S_LOG(kDaemon, error, "updating the k3s command line failed: {}", updated.error().message);
-  }
+  d.master_failing_since_ms = 0;
+  d.master_backoff.reset();
+  d.metrics->handles().master_reachable->Set(1);
 }
 
 void act_on_command(Daemon& d, master::Command command) {
@@ -185,74 +221,174 @@ void act_on_command(Daemon& d, master::Command command) {
       break;
     case Command::kDrain:
       if (!d.drained) {
-        K3S_LOG(kDaemon, warn, "drain: stopping the k3s agent; the stake and the runtime stay");
+        K3S_LOG(kDaemon, warn, "drain: stopping the k3s agent; the stake and the runtime stay until the master sends resume");
         d.drained = true;
+        persist_drained(d, true);
         d.supervisor->stop(runtime::kK3sChild);
+      }
+      break;
+    case Command::kResume:
+      if (!d.drained) {
+        K3S_LOG(kDaemon, info, "resume: the node is not drained; nothing to do");
+        break;
+      }
+      K3S_LOG(kDaemon, info, "resume: starting the k3s agent again");
+      d.drained = false;
+      persist_drained(d, false);
+      if (auto started = d.node->start_k3s(d.registration->k3s_server_url, d.registration->join_token_file);
+          !started.ok()) {
+        K3S_LOG(kDaemon, error, "resume: starting the k3s agent failed: {}", started.error().message);
+      } else if (auto up = d.supervisor->start(runtime::kK3sChild); !up.ok()) {
+        K3S_LOG(kDaemon, error, "resume: starting the k3s agent failed: {}", up.error().message);
       }
       break;
     case Command::kSlashed:
       // Acted on only once the chain confirms it (protocol.md sections 4 and 5).
-      check_record(d, "master command 3 (slashed)", "");
-      if (d.loop_end == LoopEnd::kNone) K3S_LOG(kDaemon, warn, "master says slashed, the chain does not: ignored");
+      request_check(d, "master command 3 (slashed)", command);
       break;
-    case Command::kDeregistered: {
-      auto record = d.staking->read_record(d.record->id);
-      if (!record.ok()) return count_chain_failure(d, "confirming deregistration on chain", record.error());
-      d.record = *record;
-      if (is_slashed(d, *record)) return slashed(d, *record, newest_slash_digest(d));
-      if (record->status == static_cast<std::uint8_t>(sui::StakeStatus::kWithdrawn)) {
-        K3S_LOG(kDaemon, warn, "deregistered and the stake is withdrawn on chain: orderly stop (exit 80)");
-        d.loop_end = LoopEnd::kWithdrawn;
-        d.exit_status = exit_code::kNotStaked;
-      } else {
-        K3S_LOG(kDaemon, warn, "master says deregistered, the stake is still ACTIVE on chain: ignored");
-      }
+    case Command::kDeregistered:
+      // Slashed on chain -> slash path; withdrawn -> orderly stop (80); active -> ignored.
+      request_check(d, "master command 4 (deregistered)", command);
       break;
-    }
     default:
+      K3S_LOG(kDaemon, warn, "unknown master command {}: ignored", static_cast<int>(command));
       break;
   }
 }
 
-void heartbeat(Daemon& d) {
+void start_heartbeat(Daemon& d) {
   auto report = report_of(d);
-  auto ack = d.master->heartbeat(d.seal_token->text, report);
-  auto& m = d.metrics->handles();
-  const double rejected_delta =
-      static_cast<double>(d.master->counters().answers_rejected) - m.master_answers_rejected->Value();
-  if (rejected_delta > 0) m.master_answers_rejected->Increment(rejected_delta);
-  const auto now = monotonic_ms();
-  if (!ack.ok()) {
-    ++d.heartbeat_failures;
-    d.last_error = "heartbeat: " + ack.error().message;
-    m.heartbeats_failed->Increment();
-    m.master_reachable->Set(ack.error().transient() ? 0 : 1);
-    if (!d.heartbeat_backoff) d.heartbeat_backoff.emplace(d.limits.heartbeat_retry_initial, d.limits.retry_cap);
-    const std::int64_t delay = d.heartbeat_backoff->next().count();  // capped at retry_cap (60 s)
-    // Master errors never stop k3s: log, back off, try again.
-    K3S_LOG(kDaemon, warn, "heartbeat failed (k3s keeps running; retry in {} ms): {}", delay, ack.error().message);
-    if (ack.error().message.find("not_registered") != std::string::npos) reregister(d);
-    if (ack.error().message.find("expired") != std::string::npos) renew_seal_token(d, "the master refused it");
-    d.next_heartbeat_ms = now + delay;
-    return;
-  }
-  d.heartbeat_backoff.reset();
-  ++d.heartbeats_ok;
-  d.last_heartbeat_ok_ms = now_unix_ms();
-  m.heartbeats_sent->Increment();
-  m.master_reachable->Set(1);
-  if (ack->heartbeat_interval_ms > 0) d.heartbeat_interval_ms = ack->heartbeat_interval_ms;
-  d.next_heartbeat_ms = now + static_cast<std::int64_t>(d.heartbeat_interval_ms);
-  act_on_command(d, ack->command);
+  master::MasterClient* client = d.master.get();
+  std::string token = d.seal_token->text;
+  d.master_lane->submit([&d, client, report = std::move(report), token = std::move(token)]() -> IoLane::Completion {
+    auto ack = client->heartbeat(token, report);
+    const auto counters = client->counters();
+    const auto seq = client->last_sequence();
+    return [&d, ack = std::move(ack), counters, seq]() {
+      if (d.loop_end != LoopEnd::kNone) return;
+      d.last_seq = seq;
+      sync_master_counters(d, counters);
+      if (!ack.ok()) {
+        const auto& message = ack.error().message;
+        MasterStep next = MasterStep::kHeartbeat;
+        // An answer signed by another key: the master may have restarted with a new enclave
+        // key. Trust it again only through a fresh attestation (and then register again).
+        if (counters.rejected_signature > d.master_rejected_signature) next = MasterStep::kAttest;
+        if (message.find("not_registered") != std::string::npos) next = MasterStep::kRegister;
+        if (message.find("expired") != std::string::npos) renew_seal_token(d, "the master refused it");
+        d.master_rejected_signature = counters.rejected_signature;
+        return master_failed(d, "heartbeat", ack.error(), next);
+      }
+      master_ok(d);
+      ++d.heartbeats_ok;
+      d.last_heartbeat_ok_ms = now_unix_ms();
+      d.metrics->handles().heartbeats_sent->Increment();
+      if (ack->heartbeat_interval_ms > 0) d.heartbeat_interval_ms = ack->heartbeat_interval_ms;
+      d.next_master_ms = monotonic_ms() + static_cast<std::int64_t>(d.heartbeat_interval_ms);
+      act_on_command(d, ack->command);
+    };
+  });
 }
 
-std::int64_t record_read_interval_ms(const Daemon& d) {
-  // At least every 60 s (protocol.md section 5), and more often when events are polled fast.
-  const std::int64_t poll = static_cast<std::int64_t>(d.config->sui.poll_interval_ms);
-  return std::clamp<std::int64_t>(4 * poll, 1000, d.limits.record_read_max.count());
+void start_attest(Daemon& d) {
+  master::MasterClient* client = d.master.get();
+  K3S_LOG(kDaemon, info, "attesting the master again before trusting any new key");
+  d.master_lane->submit([&d, client]() -> IoLane::Completion {
+    auto trusted = client->attest();
+    const auto counters = client->counters();
+    return [&d, trusted = std::move(trusted), counters]() {
+      if (d.loop_end != LoopEnd::kNone) return;
+      sync_master_counters(d, counters);
+      d.master_rejected_signature = counters.rejected_signature;
+      if (!trusted.ok()) return master_failed(d, "re-attesting the master", trusted.error(), MasterStep::kAttest);
+      ++d.reattestations;
+      const bool changed = trusted->enclave_key != d.enclave_key;
+      K3S_LOG(kDaemon, warn, "master attested again: enclave key {}{}", hex_encode(trusted->enclave_key),
+              changed ? " (a new key: registering again)" : " (unchanged)");
+      d.enclave_key = trusted->enclave_key;
+      renew_seal_token(d, "new attestation");  // its audience is the attested key
+      d.master_next = MasterStep::kRegister;
+      d.next_master_ms = monotonic_ms();
+    };
+  });
+}
+
+void start_register(Daemon& d) {
+  master::MasterClient* client = d.master.get();
+  std::string token = d.seal_token->text;
+  auto info = d.node_info;
+  d.master_lane->submit([&d, client, token = std::move(token), info]() -> IoLane::Completion {
+    auto ack = client->register_worker(token, info);
+    const auto counters = client->counters();
+    return [&d, ack = std::move(ack), counters]() {
+      if (d.loop_end != LoopEnd::kNone) return;
+      sync_master_counters(d, counters);
+      if (!ack.ok()) {
+        const auto next = counters.rejected_signature > d.master_rejected_signature ? MasterStep::kAttest
+                                                                                    : MasterStep::kRegister;
+        d.master_rejected_signature = counters.rejected_signature;
+        return master_failed(d, "re-registration", ack.error(), next);
+      }
+      master_ok(d);
+      d.registration = *ack;
+      if (ack->heartbeat_interval_ms > 0) d.heartbeat_interval_ms = ack->heartbeat_interval_ms;
+      K3S_LOG(kDaemon, info, "registered again; k3s keeps running (a new token file applies at its next start)");
+      if (!d.drained) {
+        auto updated = d.node->start_k3s(ack->k3s_server_url, ack->join_token_file);
+        if (!updated.ok()) K3S_LOG(kDaemon, error, "updating the k3s command line failed: {}", updated.error().message);
+      }
+      d.master_next = MasterStep::kHeartbeat;
+      d.next_master_ms = monotonic_ms();
+    };
+  });
+}
+
+void start_master_step(Daemon& d) {
+  switch (d.master_next) {
+    case MasterStep::kAttest: return start_attest(d);
+    case MasterStep::kRegister: return start_register(d);
+    case MasterStep::kHeartbeat: return start_heartbeat(d);
+  }
+}
+
+// ---------------------------------------------------------------- systemd STATUS=
+
+std::string status_line(const Daemon& d) {
+  std::string line = d.drained ? "drained by the master" : (d.supervisor->is_up(runtime::kK3sChild) ? "running" : "starting k3s");
+  if (d.master_failing_since_ms != 0) {
+    line += d.master_next == MasterStep::kAttest ? "; re-attesting the master" : "; master unreachable";
+  }
+  if (d.chain_backoff) line += "; chain unreachable";
+  return line;
 }
 
 }  // namespace
+
+Status issue_seal_token(Daemon& d) {
+  seal::IssueOptions options;
+  options.node_id = d.config->node_id;
+  options.stake_id = d.record->id;
+  options.audience = d.enclave_key;
+  options.ttl = std::chrono::seconds(d.config->master.seal_token_ttl_s);
+  K3S_ASSIGN(auto token, seal::issue(*d.key, options));
+  d.seal_token = std::move(token);
+  d.metrics->handles().seal_token_expires_at_seconds->Set(static_cast<double>(d.seal_token->payload.expires_at_ms) /
+                                                          1000.0);
+  return {};
+}
+
+void persist_drained(Daemon& d, bool drained) {
+  const auto path = std::filesystem::path(d.state_dir()) / kDrainedFile;
+  if (!drained) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    return;
+  }
+  fs::WriteOptions options;
+  options.mode = 0644;
+  auto written = fs::atomic_write_file(path, nlohmann::json({{"since_ms", now_unix_ms()}}).dump() + "\n", options);
+  if (!written.ok()) K3S_LOG(kDaemon, warn, "cannot record the drain: {}", written.error().message);
+}
 
 void Daemon::write_status(const std::string& state) {
   nlohmann::json doc = {{"state", state},
@@ -268,14 +404,21 @@ void Daemon::write_status(const std::string& state) {
                     {"status", status_of(record->status)},
                     {"version", record->version}};
   }
+  doc["chain"] = {{"checks", watch_checks},
+                  {"record_reads", record_reads},
+                  {"last_ok_ms", last_watch_ok_ms},
+                  {"failing", chain_backoff.has_value()}};
   if (registration) {
     doc["master"] = {{"registered", true},
                      {"k3s_server_url", registration->k3s_server_url},
+                     {"enclave_key", hex_encode(enclave_key)},
                      {"heartbeats_ok", heartbeats_ok},
                      {"heartbeat_failures", heartbeat_failures},
                      {"last_heartbeat_ms", last_heartbeat_ok_ms},
-                     {"last_seq", master ? master->last_sequence() : 0},
+                     {"last_seq", last_seq},
                      {"heartbeat_interval_ms", heartbeat_interval_ms},
+                     {"reattestations", reattestations},
+                     {"failing_since_ms", master_failing_since_ms},
                      {"last_command", last_command}};
   }
   if (seal_token) doc["seal_token_expires_at_ms"] = seal_token->payload.expires_at_ms;
@@ -290,6 +433,7 @@ void Daemon::write_status(const std::string& state) {
     if (rt)
       doc["runtime"] = {{"type", config->runtime.type}, {"state", supervisor::state_name(rt->state)}, {"pid", rt->pid}};
   }
+  doc["watchdog_pings"] = watchdog_pings;
   doc["chain_failures"] = chain_failures;
   doc["partial_slashes"] = partial_slashes;
   if (!last_error.empty()) doc["last_error"] = log::redact(last_error);
@@ -300,22 +444,25 @@ void Daemon::write_status(const std::string& state) {
   if (!written.ok()) K3S_LOG(kDaemon, warn, "cannot write the status file: {}", written.error().message);
 }
 
-void slashed(Daemon& d, const sui::StakeRecord& record, const std::string& evidence_digest) {
+void slashed(Daemon& d, const sui::StakeRecord& record, const std::string& why) {
   SlashMarker marker;
   marker.detected_at_ms = now_unix_ms();
   marker.node_id = d.config->node_id;
   marker.stake_id = record.id.to_hex();
   marker.record_version = record.version;
   marker.amount_left_mist = record.amount;
-  marker.tx_digest = evidence_digest;
+  marker.tx_digest = record.last_tx;
   const std::string record_text = "StakeRecord version " + std::to_string(record.version) + ": status " +
                                   status_of(record.status) + ", " + std::to_string(record.amount) +
                                   " MIST left (minimum " + std::to_string(d.config->sui.min_stake_mist) + ")";
-  marker.evidence = evidence_digest.empty() ? record_text : "SlashEvent in tx " + evidence_digest + "; " + record_text;
-  // 1. systemd and one critical line with the evidence.
-  d.notify("STOPPING=1\nSTATUS=slashed");
-  K3S_LOG(kDaemon, critical, "SLASHED: {} (stake {}); tearing the node down and staying stopped", marker.evidence,
-          marker.stake_id);
+  marker.evidence = record.last_tx.empty() ? record_text : "slash in tx " + record.last_tx + "; " + record_text;
+  // 1. systemd and one critical line with the evidence. The teardown below may take a while:
+  // tell systemd how long (EXTEND_TIMEOUT_USEC), since the loop does not turn meanwhile.
+  const auto budget = std::chrono::seconds(d.config->k3s.stop_timeout_s) + d.limits.stop_budget_extra;
+  d.notify("STOPPING=1\nSTATUS=slashed: tearing the node down\nEXTEND_TIMEOUT_USEC=" +
+           std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(budget * 2).count()));
+  K3S_LOG(kDaemon, critical, "SLASHED ({}): {} (stake {}); tearing the node down and staying stopped", why,
+          marker.evidence, marker.stake_id);
   d.loop_end = LoopEnd::kSlashed;
   d.exit_status = exit_code::kSlashed;
   if (d.metrics) d.metrics->handles().slashed->Set(1);
@@ -346,74 +493,41 @@ void slashed(Daemon& d, const sui::StakeRecord& record, const std::string& evide
   if (!written.ok()) K3S_LOG(kDaemon, critical, "cannot write the slashed marker: {}", written.error().message);
 }
 
-void check_record(Daemon& d, const std::string& why, const std::string& evidence_digest) {
-  auto record = d.staking->read_record(d.record->id);
-  if (!record.ok()) return count_chain_failure(d, "reading the StakeRecord (" + why + ")", record.error());
-  chain_ok(d);
-  const auto previous = *d.record;
-  d.record = *record;
-  auto& m = d.metrics->handles();
-  m.stake_amount_mist->Set(static_cast<double>(record->amount));
-  m.stake_status->Set(record->status);
-  if (is_slashed(d, *record)) {
-    return slashed(d, *record, evidence_digest.empty() ? newest_slash_digest(d) : evidence_digest);
-  }
-  if (record->status == static_cast<std::uint8_t>(sui::StakeStatus::kWithdrawn)) {
-    K3S_LOG(kDaemon, warn, "the stake was withdrawn on chain: orderly stop (exit 80)");
-    d.loop_end = LoopEnd::kWithdrawn;
-    d.exit_status = exit_code::kNotStaked;
-    return;
-  }
-  if (record->amount < previous.amount) {
-    ++d.partial_slashes;
-    m.partial_slashes->Increment();
-    K3S_LOG(kDaemon, warn, "partial slash ({}): {} -> {} MIST, still at or above the minimum {}; keep serving", why,
-            previous.amount, record->amount, d.config->sui.min_stake_mist);
-  }
-}
-
 int main_loop(Daemon& d) {
-  d.heartbeat_interval_ms = d.registration->heartbeat_interval_ms > 0 ? d.registration->heartbeat_interval_ms
-                                                                      : d.config->master.heartbeat_interval_ms;
+  if (d.heartbeat_interval_ms == 0) d.heartbeat_interval_ms = d.config->master.heartbeat_interval_ms;
   const auto start = monotonic_ms();
-  d.next_heartbeat_ms = start;
-  d.next_event_poll_ms = start;
-  d.next_record_read_ms = start + record_read_interval_ms(d);
+  d.next_master_ms = start;
+  d.next_watch_ms = start + poll_ms(d);
   d.next_status_write_ms = start;
   bool announced_running = false;
   while (d.loop_end == LoopEnd::kNone) {
     auto now = monotonic_ms();
-    std::int64_t due =
-        std::min({d.next_heartbeat_ms, d.next_event_poll_ms, d.next_record_read_ms, d.next_status_write_ms});
+    std::int64_t due = std::min({d.next_master_ms, d.next_watch_ms, d.next_status_write_ms});
+    if (d.watch_forced && !d.chain_lane->busy()) due = now;
     if (!d.pump(milliseconds(std::clamp<std::int64_t>(due - now, 0, 1000)))) {
       d.loop_end = LoopEnd::kSignal;
       d.exit_status = exit_code::kOk;
       break;
     }
+    d.chain_lane->drain();
+    d.master_lane->drain();
+    if (d.loop_end != LoopEnd::kNone) break;
     now = monotonic_ms();
-    if (now >= d.next_event_poll_ms) {
-      d.next_event_poll_ms = now + static_cast<std::int64_t>(d.config->sui.poll_interval_ms);
-      poll_slash_events(d);
-      if (d.loop_end != LoopEnd::kNone) break;
-    }
-    if (now >= d.next_record_read_ms) {
-      d.next_record_read_ms = now + record_read_interval_ms(d);
-      check_record(d, "periodic read", "");
-      if (d.loop_end != LoopEnd::kNone) break;
-    }
+    if ((now >= d.next_watch_ms || d.watch_forced) && !d.chain_lane->busy()) start_watch(d);
     if (d.seal_token && d.seal_token->payload.needs_renewal(now_unix_ms())) renew_seal_token(d, "2/3 of its life");
-    if (now >= d.next_heartbeat_ms) {
-      heartbeat(d);
-      if (d.loop_end != LoopEnd::kNone) break;
-    }
+    if (now >= d.next_master_ms && !d.master_lane->busy()) start_master_step(d);
     if (!announced_running && d.supervisor->is_up(runtime::kK3sChild)) {
       announced_running = true;
       K3S_LOG(kDaemon, info, "k3s agent is up");
-      d.notify("STATUS=running");
     }
     if (now >= d.next_status_write_ms) {
       d.next_status_write_ms = now + d.limits.status_write_interval.count();
       d.write_status(d.drained ? "drained" : (d.supervisor->is_up(runtime::kK3sChild) ? "running" : "starting"));
+      auto line = status_line(d);
+      if (line != d.last_status_line) {
+        d.last_status_line = line;
+        d.notify("STATUS=" + line);
+      }
     }
   }
   if (d.loop_end == LoopEnd::kSignal) d.write_status("stopping");
