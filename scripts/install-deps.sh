@@ -13,6 +13,9 @@ packages=(
   prometheus-cpp-dev doctest-dev
   containerd curl iproute2 procps util-linux
   clang libclang-rt-14-dev
+  ccache
+  # the systemd tests boot a Debian 12 root under systemd-nspawn; the package is checked by lintian
+  systemd-container debootstrap lintian
 )
 # Node.js runs the local test peers. Some images ship a newer Node.js of their own;
 # only install Debian's when none is on the PATH.

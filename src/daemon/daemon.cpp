@@ -534,7 +534,9 @@ void Daemon::shutdown() {
   master_lane.reset();
   if (master) master.reset();
   if (metrics) metrics.reset();
-  if (config) {
+  // Only the run that holds the state lock writes state: a refused second run leaves the status
+  // file of the running one alone.
+  if (config && lock_fd >= 0) {
     std::string final_state = exit_status == exit_code::kSlashed ? "slashed" : "stopped";
     write_status(final_state);
   }
