@@ -83,9 +83,4 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
 };
 
-// The URL helpers live in common (k3s_daas/url.hpp); these names stay for src/sui, which still
-// calls them as net::display_url and net::is_loopback_url.
-using k3s_daas::display_url;
-using k3s_daas::is_loopback_url;
-
 }  // namespace k3s_daas::net

@@ -93,7 +93,7 @@ struct EventPage {
 };
 
 struct EndpointHealth {
-  std::string url;  // display form (net::display_url)
+  std::string url;  // display form (display_url, k3s_daas/url.hpp)
   unsigned consecutive_failures = 0;
   std::uint64_t requests = 0;
   std::uint64_t failures = 0;

@@ -4,7 +4,7 @@
 #include "k3s_daas/clock.hpp"
 #include "k3s_daas/config.hpp"
 #include "k3s_daas/log.hpp"
-#include "k3s_daas/net.hpp"
+#include "k3s_daas/url.hpp"
 
 namespace k3s_daas::sui {
 
@@ -51,9 +51,9 @@ Result<std::unique_ptr<ChainClient>> make_chain_client(const ChainClientOptions&
     const auto& url = options.urls[i];
     bool https = url.rfind("https://", 0) == 0;
     bool http = url.rfind("http://", 0) == 0;
-    if (!https && !(http && net::is_loopback_url(url))) {
+    if (!https && !(http && is_loopback_url(url))) {
       return make_error(ErrorKind::kConfig, "sui.rpc_urls[" + std::to_string(i) + "]: expected an https:// URL (http:// only for loopback), found \"" +
-                                                net::display_url(url) + "\"");
+                                                display_url(url) + "\"");
     }
   }
   if (options.transport == "graphql") return detail::make_graphql_client(options);

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "k3s_daas/clock.hpp"
+#include "k3s_daas/url.hpp"
 #include "k3s_daas/log.hpp"
 #include "wire_util.hpp"
 
@@ -18,7 +19,7 @@ EndpointPool::EndpointPool(const ChainClientOptions& options, std::string transp
   for (const auto& url : options.urls) {
     Endpoint endpoint;
     endpoint.url = url;
-    endpoint.display = net::display_url(url);
+    endpoint.display = display_url(url);
     endpoint.client = std::make_unique<net::HttpClient>(client_options);
     endpoint.health.url = endpoint.display;
     endpoints_.push_back(std::move(endpoint));

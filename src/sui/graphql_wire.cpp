@@ -364,18 +364,11 @@ Result<json> graphql_envelope(std::string_view body) {
 }
 
 void exercise_graphql_parsers(std::string_view body) {
-  auto data = graphql_envelope(body);
-  if (!data.ok()) return;
+  using namespace graphql;
   std::optional<std::string> next;
-  (void)graphql::parse_reference_gas_price(*data);
-  (void)graphql::parse_epoch(*data);
-  (void)graphql::parse_coins(*data, next);
-  (void)graphql::parse_balance(*data);
-  (void)graphql::parse_object(*data);
-  (void)graphql::parse_simulation(*data);
-  (void)graphql::parse_execution(*data);
-  (void)graphql::parse_transaction(*data);
-  (void)graphql::parse_events(*data);
+  detail::feed(graphql_envelope(body), parse_reference_gas_price, parse_epoch,
+               [&](const json& d) { return parse_coins(d, next); }, parse_balance, parse_object, parse_simulation,
+               parse_execution, parse_transaction, parse_events);
 }
 
 }  // namespace k3s_daas::sui::wire

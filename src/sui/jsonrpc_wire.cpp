@@ -303,19 +303,15 @@ Result<json> jsonrpc_envelope(std::string_view body) {
 }
 
 void exercise_jsonrpc_parsers(std::string_view body) {
-  auto result = jsonrpc_envelope(body);
-  if (!result.ok()) return;
+  using namespace jsonrpc;
   std::optional<std::string> next;
-  (void)jsonrpc::parse_reference_gas_price(*result);
-  (void)jsonrpc::parse_epoch(*result);
-  (void)jsonrpc::parse_coins(*result, next);
-  (void)jsonrpc::parse_balance(*result);
-  (void)jsonrpc::parse_object(*result);
-  (void)jsonrpc::parse_transaction_block(*result);
-  (void)jsonrpc::parse_events(*result);
-  if (const json* status = detail::get(detail::get(*result, "effects"), "status")) {
-    if (auto error = detail::to_string(detail::get(status, "error"))) (void)jsonrpc::parse_move_abort(*error);
-  }
+  auto move_abort = [](const json& r) {
+    auto error = detail::to_string(detail::get(detail::get(detail::get(r, "effects"), "status"), "error"));
+    return error ? parse_move_abort(*error) : std::nullopt;
+  };
+  detail::feed(jsonrpc_envelope(body), parse_reference_gas_price, parse_epoch,
+               [&](const json& r) { return parse_coins(r, next); }, parse_balance, parse_object,
+               parse_transaction_block, parse_events, move_abort);
 }
 
 }  // namespace k3s_daas::sui::wire

@@ -35,6 +35,14 @@ std::optional<std::int64_t> to_time_ms(const json* j);
 
 Error malformed(const std::string& what);
 
+// Feeds one parsed answer to every parser in turn, ignoring what they return: the fuzz targets
+// and the replay test read each answer as every kind of answer a transport may get.
+template <typename... Parse>
+void feed(const Result<json>& doc, const Parse&... parse) {
+  if (!doc.ok()) return;
+  (static_cast<void>(parse(*doc)), ...);
+}
+
 // Shortens outside text for an error message and redacts secret-shaped parts.
 std::string snippet(std::string_view text, std::size_t max = 200);
 
