@@ -273,7 +273,11 @@ void start_heartbeat(Daemon& d) {
         MasterStep next = MasterStep::kHeartbeat;
         // An answer signed by another key: the master may have restarted with a new enclave
         // key. Trust it again only through a fresh attestation (and then register again).
-        if (counters.rejected_signature > d.master_rejected_signature) next = MasterStep::kAttest;
+        // The master refusing a token made for another audience says the same from its side.
+        if (counters.rejected_signature > d.master_rejected_signature ||
+            message.find("wrong_audience") != std::string::npos) {
+          next = MasterStep::kAttest;
+        }
         if (message.find("not_registered") != std::string::npos) next = MasterStep::kRegister;
         if (message.find("expired") != std::string::npos) renew_seal_token(d, "the master refused it");
         d.master_rejected_signature = counters.rejected_signature;
@@ -324,8 +328,10 @@ void start_register(Daemon& d) {
       if (d.loop_end != LoopEnd::kNone) return;
       sync_master_counters(d, counters);
       if (!ack.ok()) {
-        const auto next = counters.rejected_signature > d.master_rejected_signature ? MasterStep::kAttest
-                                                                                    : MasterStep::kRegister;
+        const auto next = counters.rejected_signature > d.master_rejected_signature ||
+                                  ack.error().message.find("wrong_audience") != std::string::npos
+                              ? MasterStep::kAttest
+                              : MasterStep::kRegister;
         d.master_rejected_signature = counters.rejected_signature;
         return master_failed(d, "re-registration", ack.error(), next);
       }

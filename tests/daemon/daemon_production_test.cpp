@@ -125,3 +125,46 @@ TEST_CASE("daemon_production: state lock, sequence floor, drain and resume, SIGH
   CHECK(*code == 0);
   CHECK(world.leftovers(resumed).empty());
 }
+
+TEST_CASE("daemon_production: a master restarted with a new enclave key is attested again before it is trusted") {
+  K3S_REQUIRE_DAEMON_WORLD();
+  DaemonWorld world;
+  world.stake();
+  auto daemon = world.start_daemon();
+  REQUIRE(world.wait_running(2));
+  const pid_t k3s_pid = world.runtime_status()["k3s"]["pid"];
+  const std::string old_key = world.runtime_status()["master"]["enclave_key"];
+
+  MESSAGE("command 1 (renew): a new seal token");
+  const auto expires = world.runtime_status()["seal_token_expires_at_ms"].get<std::int64_t>();
+  std::this_thread::sleep_for(50ms);
+  admin_post(world.master->admin + "/admin/command", {{"node_id", "worker-1"}, {"command", 1}, {"count", 1}});
+  REQUIRE(wait_until([&] { return world.runtime_status()["seal_token_expires_at_ms"].get<std::int64_t>() > expires; },
+                     20s));
+
+  MESSAGE("command 4 (deregistered) while the stake is ACTIVE on chain: ignored");
+  admin_post(world.master->admin + "/admin/command", {{"node_id", "worker-1"}, {"command", 4}, {"count", 1}});
+  const int beats = world.heartbeats();
+  REQUIRE(wait_until([&] { return world.heartbeats() >= beats + 2; }, 20s));
+  CHECK(world.runtime_status()["master"]["last_command"] == "deregistered");
+  CHECK_FALSE(daemon->wait(0ms).has_value());
+
+  MESSAGE("the master stand-in rotates its enclave key: its answers are signed by a key we never attested");
+  auto rotated = admin_post(world.master->admin + "/admin/rotate-key", {{"register", false}});
+  const std::string new_key = rotated["enclave_public_key"];
+  REQUIRE(new_key != old_key);
+  REQUIRE(wait_until([&] {
+    auto status = world.runtime_status();
+    return status["master"].value("reattestations", 0) >= 1 && status["master"].value("enclave_key", "") == new_key;
+  }, 30s));
+  // Heartbeat answers verified under the new key (the agent's own count of accepted answers).
+  const int after = world.runtime_status()["master"].value("heartbeats_ok", 0);
+  REQUIRE(wait_until([&] { return world.runtime_status()["master"].value("heartbeats_ok", 0) >= after + 2; }, 30s));
+  CHECK(world.runtime_status()["k3s"]["pid"] == k3s_pid);                      // k3s never stopped
+  CHECK(world.runtime_status()["state"] == "running");
+
+  daemon->signal(SIGTERM);
+  auto code = daemon->wait(30s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
