@@ -28,7 +28,11 @@ generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 # ccache (installed by install-deps.sh) makes the three builds below share what they can and a
 # second run cheap; without it the builds are the same, only slower.
-command -v ccache >/dev/null 2>&1 && generator+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null 2>&1; then
+  generator+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout, so another clone of the same tree (CI's) reuses the cache.
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+fi
 
 step "dependencies"
 bash scripts/install-deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
