@@ -30,7 +30,6 @@ void banner(Daemon& d, int number, const char* what) {
   d.notify("STATUS=stage " + std::to_string(number) + "/" + std::to_string(kStages) + ": " + what);
 }
 
-std::string microseconds_text(std::chrono::milliseconds ms) { return std::to_string(ms.count() * 1000); }
 
 // Runs `work` on `lane` and keeps the loop turning (signals, children, watchdog) until it is
 // done. nullopt when the daemon was interrupted first (the job is cut short at shutdown).
@@ -75,7 +74,7 @@ std::optional<Result<T>> with_startup_retry(Daemon& d, const char* what, IoLane&
             result.error().message, delay.count());
     d.last_error = result.error().message;
     d.notify("STATUS=" + std::string(what) + ": retrying (" + error_kind_name(result.error().kind) + ")" +
-             "\nEXTEND_TIMEOUT_USEC=" + microseconds_text(delay + request_budget + std::chrono::seconds(5)));
+             "\n" + extend_timeout(delay + request_budget + std::chrono::seconds(5)));
     d.write_status("starting");
     const auto until = monotonic_ms() + delay.count();
     while (monotonic_ms() < until) {
@@ -479,12 +478,8 @@ void Daemon::notify(const std::string& state) { ::sd_notify(0, state.c_str()); }
 void Daemon::shutdown() {
   if (shut_down) return;
   shut_down = true;
-  const auto stop_budget = config ? std::chrono::seconds(config->k3s.stop_timeout_s) + limits.stop_budget_extra
-                                  : std::chrono::milliseconds(limits.stop_budget_extra);
-  if (config) {
-    notify("STOPPING=1\nSTATUS=stopping\nEXTEND_TIMEOUT_USEC=" +
-           std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(stop_budget * 2).count()));
-  }
+  const auto stop_budget = this->stop_budget();
+  if (config) notify("STOPPING=1\nSTATUS=stopping\n" + extend_timeout(stop_budget * 2));
   // Deregistration (master.deregister_on_stop) on an orderly stop only, bounded in time.
   if (config && config->master.deregister_on_stop && exit_status == exit_code::kOk && registration && master &&
       master_lane && seal_token) {

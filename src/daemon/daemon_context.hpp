@@ -129,6 +129,10 @@ struct Daemon {
   bool pump(std::chrono::milliseconds wait);
   void reload();  // SIGHUP: re-read the config and apply what can change at run time
   void notify(const std::string& state);  // sd_notify; a no-op outside systemd
+  // What an orderly stop or a teardown may take: k3s.stop_timeout_s + stop_budget_extra.
+  std::chrono::milliseconds stop_budget() const {
+    return std::chrono::seconds(config ? config->k3s.stop_timeout_s : 0) + limits.stop_budget_extra;
+  }
   void write_status(const std::string& state);
   const std::string& state_dir() const { return config->state_dir; }
 };
@@ -144,6 +148,11 @@ inline constexpr const char* kSequenceFile = "heartbeat-seq.json";
 inline constexpr const char* kDrainedFile = "drained";
 inline constexpr const char* kLockFile = "run.lock";
 void persist_drained(Daemon& d, bool drained);
+// "EXTEND_TIMEOUT_USEC=<budget in microseconds>" for sd_notify: the loop will not turn (or the
+// start will not finish) for up to `budget`, and systemd should wait that long.
+inline std::string extend_timeout(std::chrono::milliseconds budget) {
+  return "EXTEND_TIMEOUT_USEC=" + std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(budget).count());
+}
 // A fresh seal token (audience: the attested enclave key; lifetime master.seal_token_ttl_s).
 Status issue_seal_token(Daemon& d);
 

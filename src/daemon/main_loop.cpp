@@ -464,9 +464,7 @@ void slashed(Daemon& d, const sui::StakeRecord& record, const std::string& why) 
   marker.evidence = record.last_tx.empty() ? record_text : "slash in tx " + record.last_tx + "; " + record_text;
   // 1. systemd and one critical line with the evidence. The teardown below may take a while:
   // tell systemd how long (EXTEND_TIMEOUT_USEC), since the loop does not turn meanwhile.
-  const auto budget = std::chrono::seconds(d.config->k3s.stop_timeout_s) + d.limits.stop_budget_extra;
-  d.notify("STOPPING=1\nSTATUS=slashed: tearing the node down\nEXTEND_TIMEOUT_USEC=" +
-           std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(budget * 2).count()));
+  d.notify("STOPPING=1\nSTATUS=slashed: tearing the node down\n" + extend_timeout(d.stop_budget() * 2));
   K3S_LOG(kDaemon, critical, "SLASHED ({}): {} (stake {}); tearing the node down and staying stopped", why,
           marker.evidence, marker.stake_id);
   d.loop_end = LoopEnd::kSlashed;
