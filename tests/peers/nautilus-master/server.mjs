@@ -164,6 +164,11 @@ function createContext(opts) {
     faults: new FaultQueue(),
     lastAnswer: {}, // endpoint -> Buffer of the last signed answer sent (for the replay fault)
     counters: newCounters(),
+    // Bytes on the wire (TCP, so TLS handshakes and records included) of the master port, and
+    // requests per wall-clock second per endpoint (the last 900 s). Read-only: not reset by
+    // /admin/reset-counters; take differences.
+    wire: { connections: 0, closed_in: 0, closed_out: 0, live: new Set() },
+    timeline: new Map(), // unix second -> {endpoint counter: n}
     startedAt: Date.now(),
   };
 }
@@ -559,6 +564,7 @@ async function handleMaster(ctx, req, res) {
     return send(ctx, res, 404, { error: `no such endpoint ${url.pathname}` });
   }
   ctx.counters.requests[route.counter]++;
+  countSecond(ctx, route.counter);
   if (req.method !== route.method) {
     req.resume();
     return send(ctx, res, 405, { error: `${url.pathname} takes ${route.method}` });
@@ -600,6 +606,60 @@ async function handleMaster(ctx, req, res) {
   return undefined;
 }
 
+// ---------------------------------------------------------------- wire counters
+
+function countSecond(ctx, counter) {
+  const sec = Math.floor(Date.now() / 1000);
+  let row = ctx.timeline.get(sec);
+  if (!row) {
+    row = {};
+    ctx.timeline.set(sec, row);
+    for (const k of ctx.timeline.keys()) {
+      if (k > sec - 900) break;
+      ctx.timeline.delete(k);
+    }
+  }
+  row[counter] = (row[counter] ?? 0) + 1;
+}
+
+function trackWire(ctx, sock) {
+  const w = ctx.wire;
+  w.connections++;
+  w.live.add(sock);
+  sock.once('close', () => {
+    w.live.delete(sock);
+    w.closed_in += sock.bytesRead;
+    w.closed_out += sock.bytesWritten;
+  });
+}
+
+/** Requests, wire bytes, the per-second timeline and a short view of the nodes (cheap to poll). */
+function countersView(ctx) {
+  const w = ctx.wire;
+  let bytesIn = w.closed_in;
+  let bytesOut = w.closed_out;
+  for (const s of w.live) {
+    bytesIn += s.bytesRead;
+    bytesOut += s.bytesWritten;
+  }
+  return {
+    now_ms: Date.now(),
+    started_at_ms: ctx.startedAt,
+    enclave_public_key: ctx.enclave.publicKeyHex,
+    counters: ctx.counters,
+    wire: { connections: w.connections, open_connections: w.live.size, bytes_in: bytesIn, bytes_out: bytesOut },
+    timeline: Object.fromEntries(ctx.timeline),
+    nodes: [...ctx.nodes.values()].map((n) => ({
+      node_id: n.node_id,
+      register_count: n.register_count,
+      registered_at: n.registered_at,
+      heartbeat_count: n.heartbeat_count,
+      last_heartbeat_at: n.last_heartbeat_at,
+      last_seq: n.last_seq,
+    })),
+  };
+}
+
 // ---------------------------------------------------------------- admin API (plain HTTP)
 
 function nodeView(node) {
@@ -631,6 +691,7 @@ function adminBadRequest(message) { return new HttpError(400, message); }
 
 const ADMIN = {
   'GET /admin/state': (ctx) => stateView(ctx),
+  'GET /admin/counters': (ctx) => countersView(ctx),
   'POST /admin/fault': (ctx, body) => {
     try {
       return { queued: ctx.faults.add(body) };
@@ -784,6 +845,7 @@ async function main() {
   // tls_hang fault holds them: TCP accepted, the ClientHello read and never answered.
   const held = new Set();
   const front = net.createServer((sock) => {
+    trackWire(ctx, sock);
     if (ctx.faults.take('any', 'connection')) {
       log(ctx, 'fault tls_hang: holding a connection before TLS');
       held.add(sock);

@@ -602,6 +602,12 @@ export class Chain {
 		// Gas coins.
 		const gasIds = [];
 		let mockGasObj = null;
+		// Sui's protocol config: max_gas_payment_objects = 256 (a UserInputError before execution).
+		if (p.gas.payment.length > 256)
+			throw new UserInputError(
+				`Size limit exceeded: maximum number of gas payment objects is 256 but ${p.gas.payment.length} was given`,
+				'SizeLimitExceeded',
+			);
 		if (p.gas.payment.length === 0) {
 			if (!mockGas)
 				throw new UserInputError(
@@ -1321,6 +1327,35 @@ export class Chain {
 				}),
 			);
 			return { record, stakeRecord: this.objects.get(rec.id) };
+		});
+	}
+
+	/**
+	 * Slashes several stake records in ONE transaction signed by the pool admin: one
+	 * `slash_stake` MoveCall per record in the same programmable transaction (benchmarks: a batch
+	 * of nodes slashed at the same instant). `targets` = [{recordId | nodeId}], each slashed
+	 * entirely (`all`) or by `amount`.
+	 */
+	slashMany({ targets, amount, all, reason }) {
+		return this.#withAdminLock(async () => {
+			if (!Array.isArray(targets) || targets.length < 1 || targets.length > 500) throw new UserInputError('targets: expected 1..500 records');
+			const recs = targets.map((t) => {
+				const rec = this.findRecord({ recordId: t.recordId ? addr(t.recordId) : null, nodeId: t.nodeId });
+				if (!rec) throw new UserInputError(`stake record not found (${t.recordId ?? t.nodeId})`);
+				return rec;
+			});
+			if (new Set(recs.map((r) => r.id)).size !== recs.length) throw new UserInputError('targets: a record is named twice');
+			const pool = this.objects.get(this.poolId);
+			const record = await this.#signedCall(this.adminKey, (tx) => {
+				const poolArg = this.#shared(tx, pool, true);
+				for (const rec of recs) {
+					tx.moveCall({
+						target: `${this.packageId}::${M.MODULE}::slash_stake`,
+						arguments: [poolArg, this.#shared(tx, rec, true), tx.pure.u64(all ? rec.fields.amount : toBigInt(amount, 'amount_mist')), tx.pure.string(reason ?? 'slashed by admin')],
+					});
+				}
+			});
+			return { record, stakeRecords: recs.map((r) => this.objects.get(r.id)) };
 		});
 	}
 

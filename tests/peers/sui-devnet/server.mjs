@@ -119,6 +119,33 @@ class Server {
 		this.servers = [];
 		this.sockets = new Set();
 		this.counters = { total: 0, perPort: {}, perMethod: {} };
+		// Bytes on the wire (HTTP headers included) of the GraphQL/JSON-RPC requests, read from the
+		// sockets when each answer is finished, per request kind (its root fields or methods joined
+		// by '+'); admin requests are not counted. `connections`: TCP connections accepted.
+		this.wire = { connections: 0, requests: 0, bytes_in: 0, bytes_out: 0, perKind: {} };
+	}
+
+	/** Called when an answer is finished: attributes the socket's bytes since the last answer. */
+	countWire(socket, kind) {
+		if (!socket) return;
+		const read = socket.bytesRead - (socket.k3sRead ?? 0);
+		const written = socket.bytesWritten - (socket.k3sWritten ?? 0);
+		socket.k3sRead = socket.bytesRead;
+		socket.k3sWritten = socket.bytesWritten;
+		if (kind == null) return;
+		const w = this.wire;
+		w.requests++;
+		w.bytes_in += read;
+		w.bytes_out += written;
+		const k = (w.perKind[kind] ??= { requests: 0, bytes_in: 0, bytes_out: 0 });
+		k.requests++;
+		k.bytes_in += read;
+		k.bytes_out += written;
+	}
+
+	/** The request and wire counters alone (cheap to poll, unlike /admin/state). */
+	countersView() {
+		return { now_ms: Date.now(), requests: this.counters, wire: this.wire };
 	}
 
 	count(port, methods) {
@@ -137,6 +164,7 @@ class Server {
 			const srv = http.createServer((req, res) => this.onRequest(srv, req, res));
 			srv.keepAliveTimeout = 5000;
 			srv.on('connection', (s) => {
+				this.wire.connections++;
 				this.sockets.add(s);
 				s.on('close', () => this.sockets.delete(s));
 			});
@@ -186,6 +214,8 @@ class Server {
 		const port = srv.port;
 		const url = new URL(req.url, `http://${req.headers.host ?? '127.0.0.1'}`);
 		const path = url.pathname.replace(/\/+$/, '') || '/';
+		let kind = null;
+		res.once('finish', () => this.countWire(req.socket, kind));
 		try {
 			if (path === '/admin' || path.startsWith('/admin/')) return await this.onAdmin(req, res, path, url);
 			if (path === '/health' || path === '/healthz') return send(res, 200, { ok: true });
@@ -227,6 +257,7 @@ class Server {
 				showUsage: req.headers['x-sui-rpc-show-usage'] != null,
 			};
 			this.count(port, methods.length ? methods : [`${transport}:?`]);
+			kind = (methods.length ? methods : [`${transport}:?`]).join('+');
 			await this.dispatch(rq, body, res);
 		} catch (e) {
 			log(`request error: ${e?.stack ?? e}`);
@@ -291,6 +322,7 @@ class Server {
 		try {
 			if (req.method === 'GET' && (sub === '/' || sub === '/info')) return send(res, 200, this.readyLine());
 			if (req.method === 'GET' && sub === '/state') return send(res, 200, this.state());
+			if (req.method === 'GET' && sub === '/counters') return send(res, 200, this.countersView());
 			if (req.method === 'GET' && sub === '/executions') {
 				const s = url.searchParams.get('sender');
 				const sender = s ? addr(s) : null;
@@ -315,6 +347,22 @@ class Server {
 						error: record.errorDebug,
 						events: record.events.map((e) => ({ type: e.type, json: e.json })),
 						record: recordState(stakeRecord),
+					});
+				}
+				case '/slash-batch': {
+					// One transaction slashing several records (benchmarks: a batch at one instant).
+					const ids = body.node_ids ?? [];
+					const recs = body.record_ids ?? [];
+					if (!Array.isArray(ids) || !Array.isArray(recs) || ids.length + recs.length === 0) return send(res, 400, { error: 'node_ids or record_ids (lists) required' });
+					if (!body.all && body.amount_mist == null) return send(res, 400, { error: 'amount_mist or all:true required' });
+					const targets = [...ids.map((nodeId) => ({ nodeId })), ...recs.map((recordId) => ({ recordId }))];
+					const { record, stakeRecords } = await c.slashMany({ targets, amount: body.amount_mist, all: !!body.all, reason: body.reason });
+					return send(res, 200, {
+						digest: record.digest,
+						status: record.status,
+						error: record.errorDebug,
+						events: record.events.map((e) => ({ type: e.type, json: e.json })),
+						records: stakeRecords.map(recordState),
 					});
 				}
 				case '/advance-epoch': {
