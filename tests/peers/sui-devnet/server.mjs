@@ -122,11 +122,11 @@ class Server {
 		// Bytes on the wire (HTTP headers included) of the GraphQL/JSON-RPC requests, read from the
 		// sockets when each answer is finished, per request kind (its root fields or methods joined
 		// by '+'); admin requests are not counted. `connections`: TCP connections accepted.
-		this.wire = { connections: 0, requests: 0, bytes_in: 0, bytes_out: 0, perKind: {} };
+		this.wire = { connections: 0, requests: 0, bytes_in: 0, bytes_out: 0, perKind: {}, perPort: {} };
 	}
 
 	/** Called when an answer is finished: attributes the socket's bytes since the last answer. */
-	countWire(socket, kind) {
+	countWire(socket, kind, port) {
 		if (!socket) return;
 		const read = socket.bytesRead - (socket.k3sRead ?? 0);
 		const written = socket.bytesWritten - (socket.k3sWritten ?? 0);
@@ -137,10 +137,15 @@ class Server {
 		w.requests++;
 		w.bytes_in += read;
 		w.bytes_out += written;
-		const k = (w.perKind[kind] ??= { requests: 0, bytes_in: 0, bytes_out: 0 });
-		k.requests++;
-		k.bytes_in += read;
-		k.bytes_out += written;
+		const pp = (w.perPort[port] ??= { requests: 0, bytes_in: 0, bytes_out: 0, perKind: {} });
+		pp.requests++;
+		pp.bytes_in += read;
+		pp.bytes_out += written;
+		for (const k of [(w.perKind[kind] ??= { requests: 0, bytes_in: 0, bytes_out: 0 }), (pp.perKind[kind] ??= { requests: 0, bytes_in: 0, bytes_out: 0 })]) {
+			k.requests++;
+			k.bytes_in += read;
+			k.bytes_out += written;
+		}
 	}
 
 	/** The request and wire counters alone (cheap to poll, unlike /admin/state). */
@@ -215,7 +220,7 @@ class Server {
 		const url = new URL(req.url, `http://${req.headers.host ?? '127.0.0.1'}`);
 		const path = url.pathname.replace(/\/+$/, '') || '/';
 		let kind = null;
-		res.once('finish', () => this.countWire(req.socket, kind));
+		res.once('finish', () => this.countWire(req.socket, kind, port));
 		try {
 			if (path === '/admin' || path.startsWith('/admin/')) return await this.onAdmin(req, res, path, url);
 			if (path === '/health' || path === '/healthz') return send(res, 200, { ok: true });

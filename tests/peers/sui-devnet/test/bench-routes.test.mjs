@@ -70,5 +70,7 @@ test('counters: requests per kind with bytes both ways; admin requests not count
 	assert.ok(dout > answer.length && dout < answer.length + 600, `bytes out ${dout}`);
 	assert.equal(c1.requests.perMethod['graphql:chainIdentifier'] - (c0.requests.perMethod['graphql:chainIdentifier'] ?? 0), 1);
 	assert.ok(c1.wire.connections >= 1);
+	const port = String(new URL(info.graphql).port);
+	assert.equal(c1.wire.perPort[port].perKind['graphql:chainIdentifier'].requests - (c0.wire.perPort[port]?.perKind['graphql:chainIdentifier']?.requests ?? 0), 1);
 	assert.ok(c1.now_ms >= c0.now_ms);
 });
