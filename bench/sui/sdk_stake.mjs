@@ -4,6 +4,11 @@
 // each funded through the stand-in's admin API.
 //
 //   node bench/sui/sdk_stake.mjs --graphql URL --admin URL --package 0x… --pool 0x… --runs N
+//        [--amount MIST] [--key-file FILE [--node-id ID]]
+//
+// With --key-file (a `suiprivkey1…` line, as `k3s-daas keys generate` writes), the key's address
+// must already be funded: one stake with that key, no funding (bench/sui/stake_compare.py times
+// the whole process this way, beside `k3s-daas stake`).
 //
 // Prints one JSON line: {"tool":"@mysten/sui","runs":N,"wall_ms_median":…,"wall_ms_p90":…}
 // Only the stake itself is timed (build with resolution, sign, execute, wait for the transaction),
@@ -49,11 +54,18 @@ function parseArgs(argv) {
 			case '--amount':
 				o.amount = BigInt(v);
 				break;
+			case '--key-file':
+				o.keyFile = v;
+				break;
+			case '--node-id':
+				o.nodeId = v;
+				break;
 			default:
 				usage(`unknown argument ${k}`);
 		}
 		i++;
 	}
+	if (o.keyFile) o.runs = 1;
 	if (!o.graphql || !o.admin || !o.pkg || !o.pool) usage('--graphql, --admin, --package and --pool are required');
 	if (!Number.isInteger(o.runs) || o.runs < 1) usage('--runs must be a positive integer');
 	return o;
@@ -82,22 +94,22 @@ async function main() {
 	const runTag = randomBytes(4).toString('hex');
 	const times = [];
 	for (let i = 0; i < o.runs; i++) {
-		const kp = Ed25519Keypair.generate();
+		const kp = o.keyFile ? Ed25519Keypair.fromSecretKey((await import('node:fs')).readFileSync(o.keyFile, 'utf8').trim()) : Ed25519Keypair.generate();
 		const me = kp.toSuiAddress();
-		const fund = await fetch(`${o.admin}/fund`, {
+		const fund = o.keyFile ? null : await fetch(`${o.admin}/fund`, {
 			method: 'POST',
 			headers: { 'content-type': 'application/json' },
 			body: JSON.stringify({ address: me, amount_mist: String(amount + 1_000_000_000n), coins: 1 }),
 		});
-		if (!fund.ok) throw new Error(`funding failed: ${fund.status} ${await fund.text()}`);
-		await fund.text();
+		if (fund && !fund.ok) throw new Error(`funding failed: ${fund.status} ${await fund.text()}`);
+		await fund?.text();
 
 		const t0 = process.hrtime.bigint();
 		const tx = new Transaction();
 		const [coin] = tx.splitCoins(tx.gas, [amount]);
 		tx.moveCall({
 			target: `${o.pkg}::staking::stake_for_node`,
-			arguments: [tx.object(o.pool), coin, tx.pure.string(`bench-${runTag}-${i}`)],
+			arguments: [tx.object(o.pool), coin, tx.pure.string(o.nodeId ?? `bench-${runTag}-${i}`)],
 		});
 		const res = await client.signAndExecuteTransaction({ transaction: tx, signer: kp });
 		if (res.$kind !== 'Transaction') throw new Error(`stake failed: ${JSON.stringify(res.FailedTransaction?.status)}`);
