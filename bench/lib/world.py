@@ -306,7 +306,11 @@ class Agent:
                 try:
                     out.append(json.loads(line))
                 except ValueError:
-                    pass
+                    # before the config sets the JSON format (stage 1's banner): "TS level [component] msg"
+                    parts = line.split(" ", 3)
+                    if len(parts) == 4 and parts[0][:2] == "20" and parts[2].startswith("["):
+                        out.append({"ts": parts[0], "level": parts[1], "component": parts[2].strip("[]"),
+                                    "msg": parts[3]})
         except OSError:
             pass
         return out
