@@ -7,7 +7,8 @@
 //   master-bench heartbeat [--count N]
 //     CPU time per heartbeat against the Nautilus-master stand-in: MasterClient on one kept-alive
 //     mutual-TLS connection (getrusage of this process, envelope verification included) versus one
-//     `curl --cert` process per heartbeat (getrusage of the children).
+//     `curl --cert` process per heartbeat (getrusage of the children), and bytes on the wire per
+//     heartbeat both ways (TCP bytes of the master port, TLS included: the stand-in's /admin/counters).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -152,7 +153,10 @@ int bench_heartbeat(int count) {
   report.stake.stake_id = issue.stake_id.to_hex();
   if (auto r = sampler.sample(); r.ok()) report.resources = r.value();
 
+  const std::string admin = ready["admin"].get<std::string>();
+  auto wire = [&]() { return test::admin_get(admin + "/admin/counters")["wire"]; };
   // 1. MasterClient: one kept-alive mutual-TLS connection, every answer verified.
+  const auto wire0 = wire();
   const auto connections_before = client->connections_opened();
   double cpu0 = cpu_us(RUSAGE_SELF);
   auto wall0 = std::chrono::steady_clock::now();
@@ -166,6 +170,7 @@ int bench_heartbeat(int count) {
   double client_cpu = (cpu_us(RUSAGE_SELF) - cpu0) / count;
   double client_wall = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - wall0).count() / count;
   const auto new_connections = client->connections_opened() - connections_before;
+  const auto wire1 = wire();
 
   // 2. One curl process per heartbeat (its own TCP + TLS handshake with the client certificate).
   std::uint64_t seq = client->last_sequence();
@@ -183,12 +188,20 @@ int bench_heartbeat(int count) {
   double curl_cpu = (cpu_us(RUSAGE_CHILDREN) - children0) / count;
   double curl_wall = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - curl0).count() / count;
   auto server = test::admin_get(ready["admin"].get<std::string>() + "/admin/state");
+  const auto wire2 = wire();
+  auto per_call = [&](const nlohmann::json& a, const nlohmann::json& b, const char* field) {
+    return (b[field].get<double>() - a[field].get<double>()) / count;
+  };
+  const double client_up = per_call(wire0, wire1, "bytes_in"), client_down = per_call(wire0, wire1, "bytes_out");
+  const double curl_up = per_call(wire1, wire2, "bytes_in"), curl_down = per_call(wire1, wire2, "bytes_out");
 
   std::printf("heartbeats: %d each way against the Nautilus-master stand-in (mutual TLS, P-256)\n", count);
-  std::printf("%-44s %14s %14s %12s\n", "", "CPU us/call", "wall us/call", "new conns");
-  std::printf("%-44s %14.0f %14.0f %12llu\n", "k3s-daas MasterClient (kept-alive, verified)", client_cpu, client_wall,
-              static_cast<unsigned long long>(new_connections));
-  std::printf("%-44s %14.0f %14.0f %12d\n", "curl --cert, one process per heartbeat", curl_cpu, curl_wall, count);
+  std::printf("%-44s %14s %14s %12s %10s %10s\n", "", "CPU us/call", "wall us/call", "new conns", "B up/call",
+              "B down/call");
+  std::printf("%-44s %14.0f %14.0f %12llu %10.0f %10.0f\n", "k3s-daas MasterClient (kept-alive, verified)", client_cpu,
+              client_wall, static_cast<unsigned long long>(new_connections), client_up, client_down);
+  std::printf("%-44s %14.0f %14.0f %12d %10.0f %10.0f\n", "curl --cert, one process per heartbeat", curl_cpu, curl_wall,
+              count, curl_up, curl_down);
   std::printf("ratio (curl / MasterClient) CPU: %.1fx; server TLS handshakes in total: %s; curl failures: %d\n",
               client_cpu > 0 ? curl_cpu / client_cpu : 0.0, server["counters"]["tls_handshakes"].dump().c_str(),
               curl_failures);
@@ -198,7 +211,11 @@ int bench_heartbeat(int count) {
                               {"master_client_new_connections", new_connections},
                               {"curl_cpu_us_per_call", curl_cpu},
                               {"curl_wall_us_per_call", curl_wall},
-                              {"curl_failures", curl_failures}}
+                              {"curl_failures", curl_failures},
+                              {"master_client_bytes_up_per_call", client_up},
+                              {"master_client_bytes_down_per_call", client_down},
+                              {"curl_bytes_up_per_call", curl_up},
+                              {"curl_bytes_down_per_call", curl_down}}
                    .dump()
             << std::endl;
   return curl_failures ? 1 : 0;
