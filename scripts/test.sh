@@ -5,12 +5,13 @@
 #   3. builds the libFuzzer targets with clang and runs each briefly (when clang exists),
 #   4. builds the project and runs every test with ctest (its summary line closes the output).
 # Exit status: ctest's for the full run, or the first failing stage's.
-# Options: --quick (skip 2 and 3), --sanitize (only 2), --fuzz-seconds N (default 15).
+# Options: --quick (skip 2 and 3), --sanitize (only 2), --fuzz-seconds N (per target; default:
+# scripts/fuzz.sh's, 150 s over all targets).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-quick=0; only_sanitize=0; fuzz_seconds=15
+quick=0; only_sanitize=0; fuzz_seconds=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -49,41 +50,11 @@ if [ $quick -eq 0 ]; then
   [ $status -ne 0 ] && echo "test.sh: the sanitizer stage failed" >&2
   [ $only_sanitize -eq 1 ] && exit $status
 
-  if command -v clang++ >/dev/null 2>&1; then
-    step "fuzz targets (libFuzzer, ${fuzz_seconds}s each)"
-    if cmake -S . -B build-fuzz "${generator[@]}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DK3S_DAAS_FUZZ=ON -DK3S_DAAS_TESTS=ON -DK3S_DAAS_BENCH=OFF >/dev/null; then
-      targets=$(cmake --build build-fuzz --target help 2>/dev/null | sed -n 's/^\([a-z_]*_fuzz\):.*/\1/p' | sort -u)
-      for t in $targets; do
-        if cmake --build build-fuzz -j"$jobs" --target "$t" >/dev/null; then
-          # Seeds: our corpus folders, and real samples from ../shared where they fit.
-          mkdir -p "build-fuzz/corpus/$t"
-          args=("build-fuzz/corpus/$t")
-          case "$t" in
-            config_fuzz) seeds=(tests/fuzz/corpus/config) ;;
-            sui_graphql_fuzz) seeds=(tests/fuzz/sui_corpus/graphql) ;;
-            sui_jsonrpc_fuzz) seeds=(tests/fuzz/sui_corpus/jsonrpc) ;;
-            attestation_fuzz) seeds=(../shared/testdata/attestation) ;;
-            envelope_fuzz) seeds=(../shared/testdata/attestation/nautilus) ;;
-            *) seeds=() ;;
-          esac
-          for d in "${seeds[@]}"; do [ -d "$d" ] && args+=("$d"); done
-          bin=$(find build-fuzz -name "$t" -type f -executable | head -1)
-          if "$bin" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 "${args[@]}" >"build-fuzz/$t.log" 2>&1; then
-            echo "fuzz $t: ok ($(grep -c . "build-fuzz/$t.log") log lines, $(grep -o 'cov: [0-9]*' "build-fuzz/$t.log" | tail -1))"
-          else
-            echo "fuzz $t: FAILED, see build-fuzz/$t.log" >&2; tail -30 "build-fuzz/$t.log" >&2; status=1
-          fi
-        else
-          echo "fuzz $t: build failed" >&2; status=1
-        fi
-      done
-    else
-      echo "test.sh: could not configure the fuzz build" >&2; status=1
-    fi
-  else
-    echo "test.sh: clang++ not found: fuzz targets skipped"
-  fi
+  step "fuzz targets (libFuzzer, scripts/fuzz.sh${fuzz_seconds:+, ${fuzz_seconds}s each})"
+  # shellcheck disable=SC2086
+  FUZZ_BUILD_JOBS="$jobs" bash scripts/fuzz.sh $fuzz_seconds
+  fuzz_status=$?
+  if [ $fuzz_status -ne 0 ]; then echo "test.sh: the fuzz stage failed" >&2; status=1; fi
 fi
 
 step "build"

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (tests/fuzz, clang, build dir build-fuzz) and runs each one.
+# Usage: scripts/fuzz.sh [--grow] [--no-build] [SECONDS] [TARGET...]
+#   SECONDS   per target (default: 150 / number of targets, so that a full run fuzzes <= 150 s)
+#   TARGET    run only these (names as in tests/fuzz/CMakeLists.txt, e.g. seal_token_fuzz)
+#   --grow    merge the new inputs that add coverage into tests/fuzz/corpus/<target> (-merge=1),
+#             keeping at most 200 files per target; without it the repository is never written
+#   --no-build  use the binaries already in build-fuzz
+# Seeds: tests/fuzz/corpus/<target>/, the older seed folders of config and Sui answers, and
+# ../shared/testdata where it has samples (skipped with a message when ../shared is absent).
+# Inputs found while fuzzing stay in build-fuzz/corpus/<target>/ (the working corpus).
+# Prints one line per target: "fuzz <t>: ok (runs R, cov N, ft M, corpus K, cpu S s)". Any crash,
+# leak, timeout or out-of-memory fails the run, names the input kept under
+# build-fuzz/crashes/<target>/ and shows how to replay it. Environment: FUZZ_BUILD_JOBS (default
+# nproc). Run it under `nice -n 19` on a shared machine. See docs/fuzzing.md.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+grow=0; build=1; seconds=""; wanted=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --grow) grow=1 ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *)
+      if [ -z "$seconds" ] && [ ${#wanted[@]} -eq 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then
+        seconds="$1"
+      else
+        wanted+=("$1")
+      fi ;;
+  esac
+  shift
+done
+
+max_corpus_files=200
+bdir=build-fuzz
+
+if ! command -v clang++ >/dev/null 2>&1; then
+  echo "fuzz.sh: clang++ not found: fuzz targets skipped"
+  exit 0
+fi
+
+if [ $build -eq 1 ]; then
+  generator=()
+  command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+  if command -v ccache >/dev/null 2>&1; then
+    generator+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+    export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+  fi
+  if ! cmake -S . -B "$bdir" "${generator[@]}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DK3S_DAAS_FUZZ=ON -DK3S_DAAS_TESTS=ON -DK3S_DAAS_BENCH=OFF >/dev/null; then
+    echo "fuzz.sh: could not configure the fuzz build ($bdir)" >&2
+    exit 1
+  fi
+fi
+
+all=$(cmake --build "$bdir" --target help 2>/dev/null | sed -n 's/^\([a-z0-9_]*_fuzz\):.*/\1/p' | sort -u)
+if [ -z "$all" ]; then
+  echo "fuzz.sh: no fuzz targets in $bdir (configured with clang and -DK3S_DAAS_FUZZ=ON?)" >&2
+  exit 1
+fi
+if [ ${#wanted[@]} -gt 0 ]; then
+  for t in "${wanted[@]}"; do
+    if ! grep -qx "$t" <<<"$all"; then
+      echo "fuzz.sh: no fuzz target $t (there are: $(echo $all))" >&2
+      exit 2
+    fi
+  done
+  targets="${wanted[*]}"
+else
+  targets=$(echo $all)
+fi
+count=$(wc -w <<<"$targets")
+[ -z "$seconds" ] && seconds=$(( 150 / $(wc -w <<<"$all") ))
+[ "$seconds" -lt 1 ] && seconds=1
+
+if [ $build -eq 1 ]; then
+  # shellcheck disable=SC2086
+  if ! cmake --build "$bdir" -j"${FUZZ_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}" --target $targets >"$bdir/fuzz-build.log" 2>&1; then
+    tail -40 "$bdir/fuzz-build.log" >&2
+    echo "fuzz.sh: building the fuzz targets failed (log: $bdir/fuzz-build.log)" >&2
+    exit 1
+  fi
+fi
+
+# Seed folders of a target besides tests/fuzz/corpus/<target>.
+shared_note_done=0
+seed_dirs() {
+  local t="$1" extra=() shared=()
+  case "$t" in
+    config_fuzz) extra=(tests/fuzz/corpus/config) ;;
+    sui_graphql_fuzz) extra=(tests/fuzz/sui_corpus/graphql) ;;
+    sui_jsonrpc_fuzz) extra=(tests/fuzz/sui_corpus/jsonrpc) ;;
+    attestation_fuzz) shared=(../shared/testdata/attestation) ;;
+    envelope_fuzz) shared=(../shared/testdata/attestation/nautilus) ;;
+    pem_fuzz) shared=(../shared/testdata/attestation) ;;
+  esac
+  if [ ${#shared[@]} -gt 0 ] && [ ! -d ../shared/testdata ] && [ $shared_note_done -eq 0 ]; then
+    echo "fuzz.sh: ../shared/testdata is absent: its samples are not used as seeds" >&2
+    shared_note_done=1
+  fi
+  for d in "${extra[@]}" "${shared[@]}"; do [ -d "$d" ] && echo "$d"; done
+}
+
+# CPU seconds used by this shell's waited-for children so far (utime + stime, from /proc).
+children_cpu_ticks() { awk '{print $16 + $17}' "/proc/$$/stat" 2>/dev/null || echo 0; }
+ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+echo "fuzz.sh: $count target(s), ${seconds}s each"
+status=0
+for t in $targets; do
+  bin="$bdir/tests/fuzz/$t"
+  if [ ! -x "$bin" ]; then
+    echo "fuzz $t: FAILED: $bin is not built" >&2; status=1; continue
+  fi
+  work="$bdir/corpus/$t"
+  crashes="$bdir/crashes/$t"
+  repo="tests/fuzz/corpus/$t"
+  mkdir -p "$work" "$crashes"
+  dirs=("$work")
+  [ -d "$repo" ] && dirs+=("$repo")
+  while IFS= read -r d; do [ -n "$d" ] && dirs+=("$d"); done < <(seed_dirs "$t")
+  log="$bdir/$t.log"
+  before=$(children_cpu_ticks)
+  "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+    -artifact_prefix="$crashes/" "${dirs[@]}" >"$log" 2>&1
+  rc=$?
+  cpu=$(awk -v a="$before" -v b="$(children_cpu_ticks)" -v t="$ticks" 'BEGIN { printf "%.1f", (b - a) / t }')
+  if [ $rc -ne 0 ]; then
+    found=$(grep -o "Test unit written to [^ ]*" "$log" | tail -1 | sed 's/Test unit written to //')
+    tail -40 "$log" >&2
+    echo "fuzz $t: FAILED (exit $rc): ${found:-no input saved}; log $log" >&2
+    [ -n "$found" ] && echo "fuzz $t: replay with: $bin $found" >&2
+    status=1
+    continue
+  fi
+  done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
+  runs=$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$done_line")
+  cov=$(grep -o 'cov: [0-9]*' <<<"$done_line" | cut -d' ' -f2)
+  ft=$(grep -o 'ft: [0-9]*' <<<"$done_line" | cut -d' ' -f2)
+  corp=$(grep -o 'corp: [0-9]*' <<<"$done_line" | cut -d' ' -f2)
+  if [ $grow -eq 1 ]; then
+    mkdir -p "$repo"
+    # Adds to the repository corpus the inputs of the working corpus that add coverage.
+    if ! "$bin" -merge=1 -rss_limit_mb=2048 -timeout=30 "$repo" "$work" >"$bdir/$t.merge.log" 2>&1; then
+      echo "fuzz $t: merging into $repo failed (log $bdir/$t.merge.log)" >&2; status=1
+    fi
+    files=$(find "$repo" -maxdepth 1 -type f | wc -l)
+    if [ "$files" -gt $max_corpus_files ]; then
+      # Too many: grown files (named by their SHA-1, as -merge names them) are replaced by a
+      # minimal set covering the same, smallest first; the hand-made seeds always stay.
+      min=$(mktemp -d)
+      if "$bin" -merge=1 -rss_limit_mb=2048 -timeout=30 "$min" "$repo" >>"$bdir/$t.merge.log" 2>&1; then
+        find "$repo" -maxdepth 1 -type f -regextype posix-extended -regex '.*/[0-9a-f]{40}' -delete
+        room=$(( max_corpus_files - $(find "$repo" -maxdepth 1 -type f | wc -l) ))
+        kept=$(find "$repo" -maxdepth 1 -type f -exec sha1sum {} + | cut -d' ' -f1)
+        find "$min" -maxdepth 1 -type f -printf '%s %f\n' | sort -n | cut -d' ' -f2 | while read -r f; do
+          grep -qx "$f" <<<"$kept" && continue
+          [ "$room" -le 0 ] && break
+          cp "$min/$f" "$repo/$f"; room=$((room - 1))
+        done
+      fi
+      rm -rf "$min"
+      files=$(find "$repo" -maxdepth 1 -type f | wc -l)
+    fi
+    echo "fuzz $t: $repo now has $files file(s)"
+  fi
+  echo "fuzz $t: ok (runs ${runs:-?}, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, cpu ${cpu} s)"
+done
+exit $status
