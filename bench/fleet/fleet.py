@@ -136,6 +136,7 @@ def main():
                     back[node["node_id"]] = node["last_heartbeat_at"]
             return len(back) == n
         recovered = wait_until(all_back, min(args.heartbeat_ms / 1000.0 + 90, left() - 40), step=0.5)
+        time.sleep(1.5)  # the agents' status files are rewritten every second
         c = w.master_counters()
         timeline = {int(s): row for s, row in c["timeline"].items()}
         secs = sorted(timeline)
