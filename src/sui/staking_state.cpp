@@ -1,5 +1,7 @@
 // Staking: names, StakeRecord parsing, transaction builders, and the journal and state files.
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "k3s_daas/config.hpp"
 #include "k3s_daas/fs.hpp"
@@ -226,7 +228,9 @@ Result<JournalEntry> JournalEntry::from_json(const json& doc) {
       entry.gas_payment.push_back(*ref);
     }
   }
-  entry.signed_at_ms = static_cast<std::int64_t>(to_u64(get(doc, "signed_at_ms")).value_or(0));
+  // Clamped to the int64 range: a larger value would be written back negative and then read as 0.
+  entry.signed_at_ms = static_cast<std::int64_t>(
+      std::min<std::uint64_t>(to_u64(get(doc, "signed_at_ms")).value_or(0), std::numeric_limits<std::int64_t>::max()));
   entry.submissions = static_cast<unsigned>(to_u64(get(doc, "submissions")).value_or(0));
   return entry;
 }

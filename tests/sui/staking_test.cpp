@@ -4,6 +4,7 @@
 // bytes.
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -245,6 +246,30 @@ TEST_CASE("staking: the journal round-trips and refuses an altered file") {
   CHECK_FALSE(read_journal(dir.path()).ok());
   REQUIRE(write_journal(dir.path(), std::nullopt).ok());
   CHECK_FALSE(read_journal(dir.path()).value().has_value());
+}
+
+TEST_CASE("staking: a journal's signed_at_ms beyond int64 reads back the same after a rewrite") {
+  // Found by state_files_fuzz (tests/fuzz/corpus/state_files_fuzz/regression-signed-at-2p63):
+  // 2^63 used to become negative in memory, be written back negative and then read as 0.
+  test::TempDir dir;
+  JournalEntry entry;
+  entry.kind = "stake";
+  entry.tx.tx_bytes = {1, 2, 3};
+  entry.tx.digest = transaction_digest(entry.tx.tx_bytes);
+  entry.tx.signature_b64 = "AAAA";
+  REQUIRE(write_journal(dir.path(), entry).ok());
+  auto doc = json::parse(test::read_file(dir / kJournalFile));
+  doc["pending"]["signed_at_ms"] = std::uint64_t{1} << 63;
+  test::write_file(dir / kJournalFile, doc.dump());
+  auto first = read_journal(dir.path());
+  REQUIRE(first.ok());
+  REQUIRE(first->has_value());
+  CHECK((*first)->signed_at_ms == std::numeric_limits<std::int64_t>::max());
+  REQUIRE(write_journal(dir.path(), **first).ok());
+  auto second = read_journal(dir.path());
+  REQUIRE(second.ok());
+  REQUIRE(second->has_value());
+  CHECK((*second)->signed_at_ms == (*first)->signed_at_ms);
 }
 
 TEST_CASE("staking: stake, then idempotent") {
