@@ -94,10 +94,18 @@ def main():
         cpu0 = {"sui": w.sui.cpu_s(), "master": w.master.cpu_s(), "agents": sum(proc_cpu_s(a.pid) for a in agents)}
         tw0 = time.monotonic()
         rss = []
+        samples = []  # (monotonic s, the agents' chain requests so far), every 100 ms
+        next_rss = tw0
         while time.monotonic() - tw0 < args.steady_s:
-            time.sleep(min(5, args.steady_s))
-            rss.append(sum(rss_kib(a.pid) for a in agents))
+            time.sleep(0.1)
+            samples.append((time.monotonic(), port_totals(w.sui_counters(), w.agent_port)[0]))
+            if time.monotonic() >= next_rss:
+                next_rss += 5
+                rss.append(sum(rss_kib(a.pid) for a in agents))
         window = time.monotonic() - tw0
+        # how the agents' chain requests bunch up: the busiest 100 ms and 1 s beside the mean
+        per100 = [b[1] - a_[1] for a_, b in zip(samples, samples[1:])]
+        per1s = [samples[i + 10][1] - samples[i][1] for i in range(0, len(samples) - 10)]
         s1, m1 = w.sui_counters(), w.master_counters()
         cpu1 = {"sui": w.sui.cpu_s(), "master": w.master.cpu_s(), "agents": sum(proc_cpu_s(a.pid) for a in agents)}
         n = args.nodes
@@ -120,7 +128,9 @@ def main():
         ]
         steady_note = (f"window {window:.0f} s; sui.poll_interval_ms {args.poll_ms}, heartbeats {args.heartbeat_ms} ms; "
                        f"agents' RSS in total {median(rss) / 1024:.0f} MiB ({median(rss) / 1024 / n:.1f} MiB each); "
-                       f"the Sui stand-in's CPU includes the master's chain checks.")
+                       f"the Sui stand-in's CPU includes the master's chain checks. The agents' chain requests: mean "
+                       f"{(ar1 - ar0) / window:.1f}/s; busiest 1 s {max(per1s) if per1s else 0}; busiest 100 ms "
+                       f"{max(per100) if per100 else 0} (sampled every ~100 ms).")
 
         # ---- 3. master restart ----------------------------------------------------------------
         k3s_pids = {a.node_id: a.status().get("k3s", {}).get("pid") for a in agents}
