@@ -40,13 +40,89 @@ Status write_all(int fd, std::string_view content, const std::filesystem::path& 
   return {};
 }
 
-Status copy_to_backup(const std::filesystem::path& path, mode_t mode) {
-  auto old = read_file(path, 64u << 20);
+Error symlink_error(const std::filesystem::path& path, const std::string& what) {
+  return make_error(ErrorKind::kIo, path.string() + " is a symbolic link; " + what);
+}
+
+// Reads an open descriptor to the end, refusing more than max_bytes.
+Result<std::string> read_open_file(int fd, const std::filesystem::path& path, std::uint64_t max_bytes) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return io_error(path, "cannot stat", errno);
+  if (S_ISDIR(st.st_mode)) return make_error(ErrorKind::kIo, path.string() + ": is a folder, expected a file");
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    return make_error(ErrorKind::kIo, path.string() + ": file is " + std::to_string(st.st_size) +
+                                          " bytes, more than the " + std::to_string(max_bytes) + " allowed");
+  }
+  std::string content;
+  content.reserve(static_cast<size_t>(st.st_size));
+  char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error(path, "read failed", errno);
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+    if (content.size() > max_bytes) {
+      return make_error(ErrorKind::kIo, path.string() + ": file grew past the " + std::to_string(max_bytes) +
+                                            " bytes allowed");
+    }
+  }
+  return content;
+}
+
+// Opens path without following a link at its last component and without blocking on a FIFO;
+// refuses anything but a regular file. -1 and ENOENT in *missing when it does not exist.
+Result<int> open_regular_nofollow(const std::filesystem::path& path, bool* missing) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT && missing != nullptr) {
+      *missing = true;
+      return -1;
+    }
+    if (err == ELOOP) {
+      return symlink_error(path, "state files are never read through a link (remove it; the agent writes a regular "
+                                 "file there)");
+    }
+    return io_error(path, "cannot open", err);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return io_error(path, "cannot stat", err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(ErrorKind::kIo, path.string() + ": not a regular file (a folder, FIFO, socket or device); "
+                                                      "refusing to read it");
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
+}
+
+// The previous content as <path>.bak. `existing` is the lstat of path: a link or anything but
+// a regular file is refused (the caller writes nothing then), and the content is read through an
+// O_NOFOLLOW descriptor so that a link swapped in meanwhile is refused too.
+Status copy_to_backup(const std::filesystem::path& path, const struct stat& existing) {
+  if (S_ISLNK(existing.st_mode)) {
+    return symlink_error(path, "refusing to keep a backup of what it points to, and to replace it: nothing was "
+                               "written (replace the link by the file itself, or write to the link's target)");
+  }
+  if (!S_ISREG(existing.st_mode)) {
+    return make_error(ErrorKind::kIo, path.string() + ": not a regular file; refusing to back it up and replace it");
+  }
+  K3S_ASSIGN(int fd, open_regular_nofollow(path, nullptr));
+  auto old = read_open_file(fd, path, 64u << 20);
+  ::close(fd);
   if (!old) return old.error();
   std::filesystem::path backup = path;
   backup += ".bak";
   WriteOptions options;
-  options.mode = mode;
+  options.mode = existing.st_mode & 0777;
   options.preserve_mode = false;
   return atomic_write_file(backup, *old, options);
 }
@@ -64,7 +140,8 @@ void remove_stale_temporaries(const std::filesystem::path& path) {
     auto dot = rest.find('.');
     if (dot == std::string::npos || dot == 0 || rest.find_first_not_of("0123456789") != dot) continue;
     pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dot)));
-    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
+    // unlink: removes a link itself, never what it points to, and never a folder.
+    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) ::unlink(entry.path().c_str());
   }
 }
 
@@ -73,17 +150,24 @@ void remove_stale_temporaries(const std::filesystem::path& path) {
 Status atomic_write_file(const std::filesystem::path& path, std::string_view content,
                          const WriteOptions& options) {
   std::filesystem::path dir = path.parent_path();
-  mode_t mode = options.mode;
+  mode_t mode = options.mode & 0777;
+  // lstat, never stat: a symbolic link here is replaced by the rename below, and its target's
+  // mode (a setuid file, say) must never become the new file's mode.
   struct stat existing {};
-  bool exists = ::stat(path.c_str(), &existing) == 0;
-  if (exists && options.preserve_mode) mode = existing.st_mode & 07777;
+  bool exists = ::lstat(path.c_str(), &existing) == 0;
+  if (exists && S_ISDIR(existing.st_mode)) {
+    return make_error(ErrorKind::kIo, path.string() + ": is a folder; refusing to replace it by a file");
+  }
+  if (exists && options.preserve_mode && S_ISREG(existing.st_mode)) mode = existing.st_mode & 0777;
   remove_stale_temporaries(path);
-  if (exists && options.keep_backup) K3S_TRY(copy_to_backup(path, existing.st_mode & 07777));
+  if (exists && options.keep_backup) K3S_TRY(copy_to_backup(path, existing));
 
   std::random_device rd;
   std::filesystem::path tmp = path;
   tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd() & 0xffffff);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  // O_EXCL|O_NOFOLLOW: a name planted meanwhile (a link included) makes this fail; it is never
+  // opened through.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return io_error(tmp, "cannot create temporary file", errno);
   auto fail = [&](Error error) {
     ::close(fd);
@@ -109,43 +193,19 @@ Status atomic_write_file(const std::filesystem::path& path, std::string_view con
 Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error(path, "cannot open", errno);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return io_error(path, "cannot stat", err);
-  }
-  if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    return make_error(ErrorKind::kIo, path.string() + ": is a folder, expected a file");
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-    ::close(fd);
-    return make_error(ErrorKind::kIo, path.string() + ": file is " + std::to_string(st.st_size) +
-                                          " bytes, more than the " + std::to_string(max_bytes) +
-                                          " allowed");
-  }
-  std::string content;
-  content.reserve(static_cast<size_t>(st.st_size));
-  char buffer[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return io_error(path, "read failed", err);
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
-    if (content.size() > max_bytes) {
-      ::close(fd);
-      return make_error(ErrorKind::kIo, path.string() + ": file grew past the " +
-                                            std::to_string(max_bytes) + " bytes allowed");
-    }
-  }
+  auto content = read_open_file(fd, path, max_bytes);
   ::close(fd);
   return content;
+}
+
+Result<std::optional<std::string>> read_state_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
+  bool missing = false;
+  K3S_ASSIGN(int fd, open_regular_nofollow(path, &missing));
+  if (missing) return std::optional<std::string>();
+  auto content = read_open_file(fd, path, max_bytes);
+  ::close(fd);
+  if (!content) return content.error();
+  return std::optional<std::string>(std::move(*content));
 }
 
 Status ensure_dir(const std::filesystem::path& path, mode_t mode) {
@@ -154,6 +214,34 @@ Status ensure_dir(const std::filesystem::path& path, mode_t mode) {
   if (path.has_parent_path() && path.parent_path() != path) K3S_TRY(ensure_dir(path.parent_path(), 0755));
   if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return io_error(path, "cannot create folder", errno);
   ::chmod(path.c_str(), mode);
+  return {};
+}
+
+Status ensure_private_dir(const std::filesystem::path& path, mode_t mode) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return io_error(path, "cannot inspect folder", errno);
+    if (path.has_parent_path() && path.parent_path() != path) K3S_TRY(ensure_dir(path.parent_path(), 0755));
+    if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return io_error(path, "cannot create folder", errno);
+    if (::lstat(path.c_str(), &st) != 0) return io_error(path, "cannot inspect folder", errno);
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return symlink_error(path, "the agent keeps its own files there and never follows a link out of its state "
+                               "folder: remove the link (the agent creates the folder itself)");
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return make_error(ErrorKind::kIo, path.string() + ": exists and is not a folder; remove it (the agent creates "
+                                                      "the folder itself)");
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ELOOP || errno == ENOTDIR) return symlink_error(path, "refusing to use it (it was replaced meanwhile)");
+    return io_error(path, "cannot open folder", errno);
+  }
+  int rc = ::fchmod(fd, mode);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return io_error(path, "cannot set folder mode", err);
   return {};
 }
 

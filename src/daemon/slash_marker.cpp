@@ -40,9 +40,14 @@ Status write_slash_marker(const std::filesystem::path& state_dir, const SlashMar
 
 Result<std::optional<SlashMarker>> read_slash_marker(const std::filesystem::path& state_dir) {
   auto path = slash_marker_path(state_dir);
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return std::optional<SlashMarker>();
-  K3S_ASSIGN(auto text, fs::read_file(path, 1 << 20));
+  // Never through a link: a link (dangling or not) where the marker belongs is not "no marker",
+  // it is refused as a marker that cannot be read (the agent stays stopped until an operator looks).
+  auto read = fs::read_state_file(path, 1 << 20);
+  if (!read) {
+    return make_error(ErrorKind::kSlashed, read.error().message + "; inspect it, then `k3s-daas slashing clear --yes`");
+  }
+  if (!read->has_value()) return std::optional<SlashMarker>();
+  const std::string& text = **read;
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
@@ -57,6 +62,7 @@ Result<std::optional<SlashMarker>> read_slash_marker(const std::filesystem::path
 
 Status clear_slash_marker(const std::filesystem::path& state_dir) {
   auto path = slash_marker_path(state_dir);
+  // unlink removes a link itself, never what it points to.
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return make_error(ErrorKind::kIo, path.string() + ": cannot remove: " + std::strerror(errno));
   }

@@ -160,7 +160,7 @@ class ContainerdRuntime final : public Runtime {
 
   Status write_config() {
     if (!options_.config_file.empty()) return {};  // the operator's own file, used as is
-    K3S_TRY(fs::ensure_dir(options_.work_dir, 0700));
+    K3S_TRY(fs::ensure_private_dir(options_.work_dir, 0700));
     fs::WriteOptions write;
     write.mode = 0600;
     write.preserve_mode = false;

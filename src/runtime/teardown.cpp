@@ -293,8 +293,16 @@ unsigned kill_shims(const std::vector<std::string>& addresses, pid_t containerd_
 
 bool stop_leftover(const std::filesystem::path& pid_file, std::chrono::milliseconds grace,
                    std::vector<std::string>& errors) {
-  auto pid = proc::live_pid_from_file(pid_file);
   std::error_code ec;
+  // Our pid files are regular files the supervisor wrote; a link in their place names nothing we
+  // started: remove the link itself (never its target) and signal nobody.
+  if (std::filesystem::is_symlink(std::filesystem::symlink_status(pid_file, ec))) {
+    K3S_LOG(kRuntime, warn, "teardown: {} is a symbolic link, not a pid file the agent wrote: removing the link, "
+            "signalling nobody", pid_file.string());
+    ::unlink(pid_file.c_str());
+    return false;
+  }
+  auto pid = proc::live_pid_from_file(pid_file);
   if (!pid) {
     std::filesystem::remove(pid_file, ec);
     return false;

@@ -53,7 +53,10 @@ Result<std::unique_ptr<WorkerNode>> WorkerNode::create(supervisor::Supervisor& s
   if (options.k3s.work_dir.empty()) {
     return make_error(ErrorKind::kConfig, "runtime: no folder for pid files and the notify socket (state_dir)");
   }
-  K3S_TRY(fs::ensure_dir(options.k3s.work_dir, 0700));
+  // state_dir/runtime holds pid files, the notify socket and the files handed to containerd and
+  // k3s: a symbolic link there is refused, never followed.
+  K3S_TRY(fs::ensure_private_dir(options.k3s.work_dir, 0700));
+  if (options.runtime.work_dir != options.k3s.work_dir) K3S_TRY(fs::ensure_private_dir(options.runtime.work_dir, 0700));
   K3S_ASSIGN(auto runtime, make_runtime(options.runtime, supervisor.limits()));
   return std::unique_ptr<WorkerNode>(new WorkerNode(supervisor, std::move(options), std::move(runtime)));
 }
