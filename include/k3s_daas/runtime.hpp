@@ -114,14 +114,18 @@ struct K3sAgentOptions {
 K3sAgentOptions k3s_options_from_config(const config::Config& config, std::string server_url,
                                         std::filesystem::path token_file);
 
-// `k3s agent --server URL --token-file FILE --node-name NODE --data-dir DIR [runtime flags]
-//  [--node-label L]... [--node-taint T]... [--kubelet-arg A]... [extra args]`.
-// Refuses extra args that carry a token or override what we set (node name, server, data dir,
-// token file, runtime endpoint), and an environment that carries a token.
+// `k3s agent --config WORK_DIR/k3s-config.yaml --server URL --token-file FILE --node-name NODE
+//  --data-dir DIR [runtime flags] [--node-label=L]... [--node-taint=T]... [--kubelet-arg=A]...
+//  [extra args]`. Refuses extra args / kubelet args that name a flag the agent sets, in any
+// spelling k3s accepts (k3s_flags.hpp), and an environment that carries a token.
 Result<std::vector<std::string>> k3s_agent_argv(const K3sAgentOptions& options,
                                                 const std::vector<std::string>& runtime_flags);
 Result<std::vector<std::string>> k3s_agent_env(const K3sAgentOptions& options);
 std::filesystem::path k3s_notify_socket_path(const std::filesystem::path& work_dir);
+// The file passed as `k3s agent --config`: written by start_k3s with k3s_config_file_content()
+// (comments only), so that k3s reads no config file of the host's (docs/supervisor.md).
+std::filesystem::path k3s_config_file_path(const std::filesystem::path& work_dir);
+std::string k3s_config_file_content();
 
 // --- the node: runtime + k3s under one supervisor ----------------------------------------------
 

@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "k3s_daas/k3s_flags.hpp"
 #include "k3s_daas/log.hpp"
 #include "k3s_daas/url.hpp"
 
@@ -143,16 +144,13 @@ Check each_taint() {
   };
 }
 
-Check no_token_args() {
-  return [](const json& v) -> std::optional<std::string> {
-    for (const auto& item : v) {
-      auto s = item.get<std::string>();
-      if (s.rfind("--token", 0) == 0 || s == "-t" || s.rfind("--agent-token", 0) == 0 || s.rfind("--server", 0) == 0 ||
-          s.rfind("--node-name", 0) == 0) {
-        return "\"" + s + "\" is set by the agent itself; a join token must never be on the command line";
-      }
-    }
-    return ok();
+// k3s.extra_args and k3s.kubelet_args: the same check the runtime makes before starting k3s
+// (include/k3s_daas/k3s_flags.hpp): no flag the agent sets itself, in any spelling k3s accepts.
+Check k3s_args(std::optional<std::string> (*check)(const std::vector<std::string>&)) {
+  return [check](const json& v) -> std::optional<std::string> {
+    std::vector<std::string> args;
+    for (const auto& item : v) args.push_back(item.get<std::string>());
+    return check(args);
   };
 }
 
@@ -208,8 +206,10 @@ std::vector<Key> build() {
   add({"k3s.data_dir", Type::kString, "/var/lib/rancher/k3s", false, true, non_empty("a folder"), "k3s data dir"});
   add({"k3s.node_labels", Type::kStringList, json::array(), false, false, each_label(), "--node-label"});
   add({"k3s.node_taints", Type::kStringList, json::array(), false, false, each_taint(), "--node-taint"});
-  add({"k3s.kubelet_args", Type::kStringList, json::array(), false, false, nullptr, "--kubelet-arg"});
-  add({"k3s.extra_args", Type::kStringList, json::array(), false, false, no_token_args(), "more k3s agent flags"});
+  add({"k3s.kubelet_args", Type::kStringList, json::array(), false, false, k3s_args(k3s_flags::check_kubelet_args),
+       "--kubelet-arg"});
+  add({"k3s.extra_args", Type::kStringList, json::array(), false, false, k3s_args(k3s_flags::check_extra_args),
+       "more k3s agent flags"});
   add({"k3s.stop_timeout_s", Type::kUInt, 30, false, false, range(1, 3600, "seconds"), "SIGTERM grace"});
   add({"runtime", Type::kObject, json::object(), false, false, nullptr, "the container runtime"});
   add({"runtime.type", Type::kString, "containerd", false, false, one_of({"containerd", "k3s-embedded", "docker"}), "runtime"});

@@ -1,47 +1,26 @@
 // The `k3s agent` command line and environment.
 #include <unistd.h>
 
-#include <algorithm>
-#include <array>
 #include <cstdlib>
 #include <string_view>
 
+#include "k3s_daas/k3s_flags.hpp"
 #include "k3s_daas/runtime.hpp"
 
 namespace k3s_daas::runtime {
-namespace {
-
-// Flags the agent sets itself (from the config and the registration) or that would put a secret
-// on the command line. `extra_args` may not carry them, in any spelling.
-struct Reserved {
-  std::string_view flag;
-  std::string_view why;
-};
-constexpr std::array<Reserved, 13> kReservedFlags = {{
-    {"--token", "the join token goes to k3s through --token-file only, never on a command line"},
-    {"-t", "the join token goes to k3s through --token-file only, never on a command line"},
-    {"--agent-token", "tokens go to k3s through --token-file only, never on a command line"},
-    {"--agent-token-file", "the agent sets the token file itself"},
-    {"--token-file", "the agent sets the token file itself (from the master's registration)"},
-    {"--server", "the agent sets the server URL itself (from the master's registration)"},
-    {"-s", "the agent sets the server URL itself (from the master's registration)"},
-    {"--node-name", "the node name is node_id and never changes"},
-    {"--with-node-id", "it would change the node name; the node name is node_id"},
-    {"--data-dir", "set k3s.data_dir instead"},
-    {"-d", "set k3s.data_dir instead"},
-    {"--container-runtime-endpoint", "set runtime.type / runtime.socket instead"},
-    {"--docker", "set runtime.type = \"docker\" instead"},
-}};
-
-std::string flag_of(const std::string& arg) {
-  if (arg.rfind("-", 0) != 0) return {};
-  return arg.substr(0, arg.find('='));
-}
-
-}  // namespace
 
 std::filesystem::path k3s_notify_socket_path(const std::filesystem::path& work_dir) {
   return work_dir / "k3s-agent.notify";
+}
+
+std::filesystem::path k3s_config_file_path(const std::filesystem::path& work_dir) {
+  return work_dir / "k3s-config.yaml";
+}
+
+std::string k3s_config_file_content() {
+  return "# Written by k3s-daas for `k3s agent --config` (docs/supervisor.md, \"k3s flags\").\n"
+         "# Intentionally empty: every setting is on the command line, and passing this file keeps k3s\n"
+         "# from reading /etc/rancher/k3s/config.yaml and config.yaml.d/ on the host.\n";
 }
 
 K3sAgentOptions k3s_options_from_config(const config::Config& config, std::string server_url,
@@ -74,23 +53,35 @@ Result<std::vector<std::string>> k3s_agent_argv(const K3sAgentOptions& options,
     return make_error(ErrorKind::kInternal, "k3s token file must be an absolute path");
   }
   if (options.node_name.empty()) return make_error(ErrorKind::kConfig, "node_id: empty");
-  for (std::size_t i = 0; i < options.extra_args.size(); ++i) {
-    std::string flag = flag_of(options.extra_args[i]);
-    for (const auto& reserved : kReservedFlags) {
-      if (flag == reserved.flag) {
-        return make_error(ErrorKind::kConfig, "k3s.extra_args[" + std::to_string(i) +
-                                                  "]: " + std::string(reserved.flag) +
-                                                  " is not allowed: " + std::string(reserved.why));
-      }
-    }
+  if (options.work_dir.empty() || !options.work_dir.is_absolute()) {
+    return make_error(ErrorKind::kInternal, "k3s work folder (state_dir/runtime) must be an absolute path");
   }
-  std::vector<std::string> argv = {
-      options.binary.string(),     "agent",       "--server",        options.server_url, "--token-file",
-      options.token_file.string(), "--node-name", options.node_name, "--data-dir",       options.data_dir.string()};
+  if (auto problem = k3s_flags::check_extra_args(options.extra_args)) {
+    return make_error(ErrorKind::kConfig,
+                      std::string("k3s.extra_args") + (problem->front() == '[' ? "" : ": ") + *problem);
+  }
+  if (auto problem = k3s_flags::check_kubelet_args(options.kubelet_args)) {
+    return make_error(ErrorKind::kConfig, "k3s.kubelet_args" + *problem);
+  }
+  // --config first: k3s looks for it before parsing flags, and reads that file (and its .d/)
+  // instead of /etc/rancher/k3s/config.yaml.
+  std::vector<std::string> argv = {options.binary.string(),
+                                   "agent",
+                                   "--config",
+                                   k3s_config_file_path(options.work_dir).string(),
+                                   "--server",
+                                   options.server_url,
+                                   "--token-file",
+                                   options.token_file.string(),
+                                   "--node-name",
+                                   options.node_name,
+                                   "--data-dir",
+                                   options.data_dir.string()};
   argv.insert(argv.end(), runtime_flags.begin(), runtime_flags.end());
-  for (const auto& label : options.node_labels) argv.insert(argv.end(), {"--node-label", label});
-  for (const auto& taint : options.node_taints) argv.insert(argv.end(), {"--node-taint", taint});
-  for (const auto& arg : options.kubelet_args) argv.insert(argv.end(), {"--kubelet-arg", arg});
+  // One entry each, value attached: a value starting with "-" can never be read as a flag.
+  for (const auto& label : options.node_labels) argv.push_back("--node-label=" + label);
+  for (const auto& taint : options.node_taints) argv.push_back("--node-taint=" + taint);
+  for (const auto& arg : options.kubelet_args) argv.push_back("--kubelet-arg=" + arg);
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   return argv;
 }

@@ -102,6 +102,21 @@ Status WorkerNode::start_k3s() {
   log::register_secret(token, "join-token");
   K3S_ASSIGN(auto argv, k3s_agent_argv(k3s, runtime_->k3s_flags()));
   K3S_ASSIGN(auto env, k3s_agent_env(k3s));
+  // The file given as --config (comments only): k3s reads it and <it>.d/ instead of the host's
+  // /etc/rancher/k3s/config.yaml and config.yaml.d/.
+  K3S_TRY(fs::ensure_private_dir(k3s.work_dir, 0700));
+  const auto k3s_config = k3s_config_file_path(k3s.work_dir);
+  std::filesystem::path drop_ins = k3s_config;
+  drop_ins += ".d";
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(drop_ins, ec))) {
+    return make_error(ErrorKind::kConfig, drop_ins.string() + " exists: k3s would read the YAML files in it as its "
+                                                              "config; the agent did not put it there: remove it");
+  }
+  fs::WriteOptions config_write;
+  config_write.mode = 0600;
+  config_write.preserve_mode = false;
+  K3S_TRY(fs::atomic_write_file(k3s_config, k3s_config_file_content(), config_write));
   // Belt and braces: the token itself must appear nowhere in what k3s is given.
   for (const auto& part : argv) {
     if (part.find(token) != std::string::npos) {

@@ -1,6 +1,7 @@
 // fake-k3s: a STAND-IN FOR k3s, for tests and benchmarks only. It is not k3s and runs no
-// kubelet. It accepts the `k3s agent` command line the worker agent builds (and common real
-// flags), refuses unknown flags like k3s does (exit 1), checks the token file, sends READY=1 on
+// kubelet. It parses the `k3s agent` command line as k3s v1.34 does (its whole flag table, one or
+// two dashes, aliases, "Cannot use two forms of the same flag", unknown flags refused with exit
+// 1), finds a --config file as k3s does, checks the token file, sends READY=1 on
 // NOTIFY_SOCKET as k3s does under systemd Type=notify, runs a `sleep` child in its process group
 // the way the kubelet runs beside k3s, and behaves as FAKE_K3S_MODE (or the control file) says.
 // See README.md beside this file.
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -33,53 +35,82 @@ namespace {
 
 constexpr const char* kTag = "fake-k3s (stand-in for k3s)";
 
-// Flags taking a value (long and short forms), as `k3s agent --help` lists them.
-const std::set<std::string> kValueFlags = {"--server",
-                                           "-s",
-                                           "--token",
-                                           "-t",
-                                           "--token-file",
-                                           "--node-name",
-                                           "--data-dir",
-                                           "-d",
-                                           "--container-runtime-endpoint",
-                                           "--node-label",
-                                           "--node-taint",
-                                           "--kubelet-arg",
-                                           "--kube-proxy-arg",
-                                           "--node-ip",
-                                           "-i",
-                                           "--node-external-ip",
-                                           "--flannel-iface",
-                                           "--flannel-conf",
-                                           "--resolv-conf",
-                                           "--private-registry",
-                                           "--pause-image",
-                                           "--lb-server-port",
-                                           "-v",
-                                           "--vmodule",
-                                           "--log",
-                                           "-l",
-                                           "--config",
-                                           "-c",
-                                           "--image-credential-provider-bin-dir",
-                                           "--image-credential-provider-config",
-                                           "--snapshotter",
-                                           "--default-runtime",
-                                           "--bind-address",
-                                           "--node-name-from",
-                                           "--airgap-extra-registry"};
-// Boolean flags.
-const std::set<std::string> kBoolFlags = {"--with-node-id",
-                                          "--docker",
-                                          "--debug",
-                                          "--protect-kernel-defaults",
-                                          "--selinux",
-                                          "--rootless",
-                                          "--prefer-bundled-bin",
-                                          "--disable-apiserver-lb",
-                                          "--alsologtostderr",
-                                          "--disable-default-registry-endpoint"};
+// The flags of `k3s agent` v1.34 (pkg/cli/cmds/agent.go, log.go, config.go, and urfave/cli's
+// help), with their aliases and kinds. This copy is the stand-in's own: the agent's table
+// (src/config/k3s_flags.cpp) is checked against it, not shared with it.
+enum class Kind { kString, kInt, kBool, kList };
+struct FlagDef {
+  const char* name;
+  const char* alias;  // "" when none
+  Kind kind;
+};
+const FlagDef kFlags[] = {
+    {"config", "c", Kind::kString},
+    {"debug", "", Kind::kBool},
+    {"v", "", Kind::kInt},
+    {"vmodule", "", Kind::kString},
+    {"log", "l", Kind::kString},
+    {"alsologtostderr", "", Kind::kBool},
+    {"token", "t", Kind::kString},
+    {"token-file", "", Kind::kString},
+    {"server", "s", Kind::kString},
+    {"data-dir", "d", Kind::kString},
+    {"node-name", "", Kind::kString},
+    {"with-node-id", "", Kind::kBool},
+    {"node-label", "", Kind::kList},
+    {"node-taint", "", Kind::kList},
+    {"image-credential-provider-bin-dir", "", Kind::kString},
+    {"image-credential-provider-config", "", Kind::kString},
+    {"selinux", "", Kind::kBool},
+    {"lb-server-port", "", Kind::kInt},
+    {"protect-kernel-defaults", "", Kind::kBool},
+    {"container-runtime-endpoint", "", Kind::kString},
+    {"default-runtime", "", Kind::kString},
+    {"image-service-endpoint", "", Kind::kString},
+    {"pause-image", "", Kind::kString},
+    {"snapshotter", "", Kind::kString},
+    {"private-registry", "", Kind::kString},
+    {"disable-default-registry-endpoint", "", Kind::kBool},
+    {"nonroot-devices", "", Kind::kBool},
+    {"airgap-extra-registry", "", Kind::kList},
+    {"node-ip", "i", Kind::kList},
+    {"bind-address", "", Kind::kString},
+    {"node-external-ip", "", Kind::kList},
+    {"node-internal-dns", "", Kind::kList},
+    {"node-external-dns", "", Kind::kList},
+    {"resolv-conf", "", Kind::kString},
+    {"flannel-iface", "", Kind::kString},
+    {"flannel-conf", "", Kind::kString},
+    {"flannel-cni-conf", "", Kind::kString},
+    {"vpn-auth", "", Kind::kString},
+    {"vpn-auth-file", "", Kind::kString},
+    {"disable-apiserver-lb", "", Kind::kBool},
+    {"kubelet-arg", "", Kind::kList},
+    {"kube-proxy-arg", "", Kind::kList},
+    {"enable-pprof", "", Kind::kBool},
+    {"rootless", "", Kind::kBool},
+    {"prefer-bundled-bin", "", Kind::kBool},
+    {"docker", "", Kind::kBool},
+    {"help", "h", Kind::kBool},
+};
+
+const FlagDef* find_flag(const std::string& name) {
+  for (const auto& flag : kFlags) {
+    if (name == flag.name || (*flag.alias != '\0' && name == flag.alias)) return &flag;
+  }
+  return nullptr;
+}
+
+// Go's strconv.ParseBool.
+bool parse_go_bool(const std::string& text, bool& out) {
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (text == t) return out = true, true;
+  }
+  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (text == f) return out = false, true;
+  }
+  return false;
+}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -151,35 +182,121 @@ int main(int argc, char** argv) {
 
   if (argc < 2 || args[1] != "agent") fail("only `k3s agent` is supported by this stand-in", start);
 
-  std::map<std::string, std::vector<std::string>> flags;
+  // 1. The config file, found the way k3s's configfilearg finds it before urfave/cli runs:
+  //    $K3S_CONFIG_FILE, else the first "--config X", "-c X", "--config=X" or "-c=X", else the
+  //    default /etc/rancher/k3s/config.yaml (which this stand-in never reads). A file named on the
+  //    command line must exist. This stand-in reads no YAML: it records whether the file holds
+  //    anything besides comments and blank lines.
+  std::string config_file;
+  bool config_given = false;
+  if (const char* env = std::getenv("K3S_CONFIG_FILE"); env != nullptr && *env != '\0') {
+    config_file = env;
+    config_given = true;
+  }
+  for (int i = 2; i < argc && !config_given; ++i) {
+    const std::string& a = args[static_cast<std::size_t>(i)];
+    for (std::string flag : {"--config", "-c"}) {
+      if (a == flag && i + 1 < argc) {
+        config_file = args[static_cast<std::size_t>(i) + 1];
+        config_given = true;
+      } else if (a.rfind(flag + "=", 0) == 0) {
+        config_file = a.substr(flag.size() + 1);
+        config_given = true;
+      }
+      if (config_given) break;
+    }
+  }
+  start["config_file"] = config_given ? config_file : std::string("/etc/rancher/k3s/config.yaml");
+  start["config_file_given"] = config_given;
+  if (config_given) {
+    std::ifstream in(config_file);
+    if (!in) fail("open " + config_file + ": " + std::strerror(errno), start);
+    std::string line;
+    bool settings = false;
+    while (std::getline(in, line)) {
+      auto first = line.find_first_not_of(" \t\r");
+      if (first != std::string::npos && line[first] != '#') settings = true;
+    }
+    start["config_file_has_settings"] = settings;
+    struct stat drop_ins {};
+    start["config_dropins_present"] = ::stat((config_file + ".d").c_str(), &drop_ins) == 0;
+  }
+
+  // 2. The flags, as urfave/cli v1 over Go's `flag` parses them: positional arguments are moved
+  //    behind the flags, "--" ends the flags, "-name" and "--name" are the same, "-name=value" or
+  //    "-name value" (bool flags only "-name" or "-name=true|false"), the last value of a scalar
+  //    flag wins, list flags collect every value, and a flag set under two of its names is refused.
+  std::map<std::string, std::vector<std::string>> flags;  // "--name" -> values
+  std::set<std::string> visited;                          // names as spelled (name or alias)
+  std::vector<std::string> positional;
+  auto usage_error = [&](const std::string& why) { fail("Incorrect Usage: " + why, start); };
   for (int i = 2; i < argc; ++i) {
     std::string arg = args[static_cast<std::size_t>(i)];
+    if (arg == "--") {
+      positional.insert(positional.end(), args.begin() + i + 1, args.end());
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      positional.push_back(arg);
+      continue;
+    }
+    std::size_t dashes = arg[1] == '-' ? 2 : 1;
+    std::string name = arg.substr(dashes);
+    if (name.empty() || name[0] == '-' || name[0] == '=') usage_error("bad flag syntax: " + arg);
     std::string value;
-    bool has_inline = false;
-    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_inline = true;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
     }
-    if (kBoolFlags.count(arg)) {
-      flags[arg].push_back(has_inline ? value : "true");
-    } else if (kValueFlags.count(arg)) {
-      if (!has_inline) {
-        if (i + 1 >= argc) fail("flag needs an argument: " + arg, start);
-        value = args[static_cast<std::size_t>(++i)];
+    const FlagDef* flag = find_flag(name);
+    if (flag == nullptr) usage_error("flag provided but not defined: -" + name);
+    if (flag->kind == Kind::kBool) {
+      bool b = true;
+      if (has_value && !parse_go_bool(value, b)) {
+        usage_error("invalid boolean value \"" + value + "\" for -" + name + ": parse error");
       }
-      flags[arg].push_back(value);
-    } else {
-      fail("Incorrect Usage: flag provided but not defined: -" + arg.substr(arg.find_first_not_of('-')), start);
+      value = b ? "true" : "false";
+    } else if (!has_value) {
+      if (i + 1 >= argc) usage_error("flag needs an argument: -" + name);
+      value = args[static_cast<std::size_t>(++i)];
     }
+    if (flag->kind == Kind::kInt) {
+      char* end = nullptr;
+      errno = 0;
+      std::strtoll(value.c_str(), &end, 0);
+      if (value.empty() || *end != '\0' || errno != 0) {
+        usage_error("invalid value \"" + value + "\" for flag -" + name + ": parse error");
+      }
+    }
+    visited.insert(name);
+    auto& values = flags[std::string("--") + flag->name];
+    if (flag->kind == Kind::kList) {
+      values.push_back(value);
+    } else {
+      values = {value};  // the last one wins
+    }
+  }
+  for (const auto& flag : kFlags) {
+    if (*flag.alias != '\0' && visited.count(flag.name) && visited.count(flag.alias)) {
+      usage_error(std::string("Cannot use two forms of the same flag: ") + flag.alias + " " + flag.name);
+    }
+  }
+  if (flags.count("--help")) {
+    say("NAME: k3s agent - Run node agent (help of the stand-in; exit 0 like k3s)");
+    start["event"] = "help";
+    record(start);
+    return 0;
   }
   nlohmann::json flag_json = nlohmann::json::object();
   for (const auto& [name, values] : flags) flag_json[name] = values;
   start["flags"] = flag_json;
-  start["token_on_command_line"] = flags.count("--token") > 0 || flags.count("-t") > 0;
+  start["positional"] = positional;
+  start["token_on_command_line"] = flags.count("--token") > 0;
   if (start["token_on_command_line"].get<bool>()) say("WARNING: a token was given on the command line");
 
-  if (!flags.count("--server") && !flags.count("-s")) fail("--server is required", start);
+  if (!flags.count("--server") || flags["--server"].back().empty()) fail("--server is required", start);
   std::string token_file = flags.count("--token-file") ? flags["--token-file"].back() : "";
   if (token_file.empty()) fail("--token-file is required by this stand-in", start);
   start["token_file"] = token_file;
