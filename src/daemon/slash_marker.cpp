@@ -44,7 +44,8 @@ Result<std::optional<SlashMarker>> read_slash_marker(const std::filesystem::path
   // it is refused as a marker that cannot be read (the agent stays stopped until an operator looks).
   auto read = fs::read_state_file(path, 1 << 20);
   if (!read) {
-    return make_error(ErrorKind::kSlashed, read.error().message + "; inspect it, then `k3s-daas slashing clear --yes`");
+    return make_error(ErrorKind::kSlashed,
+                      read.error().message + " (a slashed marker that cannot be read blocks start-up like one that can)");
   }
   if (!read->has_value()) return std::optional<SlashMarker>();
   const std::string& text = **read;
