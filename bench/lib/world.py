@@ -31,7 +31,7 @@ MAKE_PKI = ROOT / "tests/peers/nautilus-master/make-pki.sh"
 
 
 def find_binaries(build):
-    build = Path(build) if build else None
+    build = Path(build).resolve() if build else None
     candidates = [build] if build else [ROOT / "build-bench", ROOT / "build"]
     for b in candidates:
         agent = b / "k3s-daas"
