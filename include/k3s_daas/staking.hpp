@@ -87,6 +87,8 @@ struct StakeTxInputs {
   std::uint64_t amount = 0;
   std::string node_id;
   GasData gas;
+  // Coins beyond the gas payment, merged into the gas coin before the stake is split from it.
+  std::vector<ObjectRef> merge_into_gas = {};
 };
 TransactionData build_stake_transaction(const StakingSettings& settings, const StakeTxInputs& in);
 struct UnstakeTxInputs {
@@ -168,7 +170,10 @@ class StakingClient {
 
  private:
   Result<SharedObjectRef> shared_ref(const Address& id, const std::string& what);
-  Result<GasData> select_gas(std::uint64_t needed_besides_gas, std::uint64_t price);
+  // The largest coins first: up to Sui's 256 gas payment objects, then (when `merged` is given)
+  // up to 700 more that the transaction merges into the gas coin.
+  Result<GasData> select_gas(std::uint64_t needed_besides_gas, std::uint64_t price,
+                             std::vector<ObjectRef>* merged = nullptr);
   Result<TransactionResult> submit(JournalEntry entry, const Progress& progress);
   Result<std::optional<StakeRecord>> record_from_transaction(const std::string& digest);
   Status remember(const StakeRecord& record, const std::string& digest);

@@ -32,7 +32,7 @@ namespace graphql {
   "  epoch { epochId }\n"                                                                          \
   "  checkpoint { sequenceNumber }\n"                                                              \
   "  gasEffects { gasObject { address version digest } }\n"                                        \
-  "  objectChanges(first: 50) {\n"                                                                 \
+  "  objectChanges(first: 1024) {\n"                                                               \
   "    nodes {\n"                                                                                  \
   "      address\n"                                                                                \
   "      idCreated\n"                                                                              \

@@ -14,7 +14,13 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kMaxGasObjects = 255;
+// Sui's protocol limits: max_gas_payment_objects = 256. Coins beyond those are merged into the
+// gas coin by MergeCoins commands, as owned inputs. The cap of 700 keeps every object the
+// transaction changes (gas coins, merged coins, the pool, the new record) inside one page of a
+// GraphQL effects query (Sui serves up to 1,024 object changes per page), so the created
+// StakeRecord is always seen; it also keeps the transaction far under its 128 KiB limit.
+constexpr std::size_t kMaxGasObjects = 256;
+constexpr std::size_t kMaxMergedCoins = 700;
 constexpr int kMaxEventPages = 20;
 
 std::string normalize_type(const std::string& type) {
@@ -42,7 +48,8 @@ Result<SharedObjectRef> StakingClient::shared_ref(const Address& id, const std::
   return SharedObjectRef{id, object->owner.initial_shared_version, true};
 }
 
-Result<GasData> StakingClient::select_gas(std::uint64_t needed_besides_gas, std::uint64_t price) {
+Result<GasData> StakingClient::select_gas(std::uint64_t needed_besides_gas, std::uint64_t price,
+                                          std::vector<ObjectRef>* merged) {
   K3S_ASSIGN(auto coins, chain_.sui_coins(key_.address()));
   std::sort(coins.begin(), coins.end(), [](const Coin& a, const Coin& b) { return a.balance > b.balance; });
   const std::uint64_t budget = settings_.gas_budget;
@@ -54,15 +61,27 @@ Result<GasData> StakingClient::select_gas(std::uint64_t needed_besides_gas, std:
   std::uint64_t total = 0, available = 0;
   for (const auto& coin : coins) available += coin.balance;
   for (const auto& coin : coins) {
-    if (total >= needed || gas.payment.size() == kMaxGasObjects) break;
-    gas.payment.push_back(coin.ref);
+    if (total >= needed) break;
+    if (gas.payment.size() < kMaxGasObjects) {
+      gas.payment.push_back(coin.ref);
+    } else if (merged != nullptr && merged->size() < kMaxMergedCoins) {
+      merged->push_back(coin.ref);
+    } else {
+      break;
+    }
     total += coin.balance;
   }
   if (total < needed) {
+    std::string spread;
+    if (total < available) {
+      spread = " (only the largest " + std::to_string(gas.payment.size() + (merged ? merged->size() : 0)) +
+               " coins fit in one transaction, holding " + format_mist(total) +
+               "; merge the small coins first, for example with `sui client merge-coin`)";
+    }
     return make_error(ErrorKind::kRejected,
                       "insufficient SUI: address " + key_.address().to_hex() + " holds " + format_mist(available) + " in " +
                           std::to_string(coins.size()) + " coin(s); this needs " + format_mist(needed_besides_gas) +
-                          " plus a gas budget of " + format_mist(budget));
+                          " plus a gas budget of " + format_mist(budget) + spread);
   }
   return gas;
 }
@@ -296,11 +315,13 @@ Result<StakeOutcome> StakingClient::stake(std::uint64_t amount, const Progress& 
 
   K3S_ASSIGN(std::uint64_t price, chain_.reference_gas_price());
   K3S_ASSIGN(SharedObjectRef pool, shared_ref(settings_.pool, "staking pool (sui.staking_pool_id)"));
-  K3S_ASSIGN(GasData gas, select_gas(amount, price));
-  StakeTxInputs inputs{key_.address(), pool, amount, settings_.node_id, gas};
+  std::vector<ObjectRef> merged;
+  K3S_ASSIGN(GasData gas, select_gas(amount, price, &merged));
+  StakeTxInputs inputs{key_.address(), pool, amount, settings_.node_id, gas, merged};
   Bytes bytes = build_stake_transaction(settings_, inputs).to_bcs();
   report(progress, "built", "stake of " + format_mist(amount) + " for node " + settings_.node_id + " (gas price " +
-                                std::to_string(price) + ", " + std::to_string(gas.payment.size()) + " gas coin(s))");
+                                std::to_string(price) + ", " + std::to_string(gas.payment.size()) + " gas coin(s)" +
+                                (merged.empty() ? "" : ", " + std::to_string(merged.size()) + " more merged into it") + ")");
   K3S_ASSIGN(TransactionResult simulated, chain_.simulate(bytes));
   if (!simulated.success) {
     return make_error(ErrorKind::kRejected,

@@ -173,6 +173,16 @@ TransactionData build_stake_transaction(const StakingSettings& settings, const S
   Argument pool = b.shared_object(in.pool);
   Argument amount = b.pure_u64(in.amount);
   Argument node_id = b.pure_string(in.node_id);
+  // Funds spread over more coins than the gas payment may hold: merge the rest into the gas coin
+  // (at most 511 sources per command, under Sui's max_arguments of 512).
+  constexpr std::size_t kSourcesPerMerge = 511;
+  for (std::size_t i = 0; i < in.merge_into_gas.size(); i += kSourcesPerMerge) {
+    std::vector<Argument> sources;
+    for (std::size_t j = i; j < std::min(in.merge_into_gas.size(), i + kSourcesPerMerge); ++j) {
+      sources.push_back(b.owned_object(in.merge_into_gas[j]));
+    }
+    b.merge_coins(b.gas_coin(), std::move(sources));
+  }
   Argument coin = b.split_coins(b.gas_coin(), {amount});
   // SplitCoins returns a vector of coins; its first element is the payment (as the SDK does).
   b.move_call(settings.package, settings.module, settings.stake_function,

@@ -109,3 +109,43 @@ TEST_CASE("sui e2e: insufficient funds and a stake below the minimum are refused
   CHECK(devnet.executions(small.address()).empty());
   CHECK_FALSE(small.journal_pending());
 }
+
+// Funds spread over 600 small coins, under the real GraphQL service limits (pages of at most 50,
+// a 5,000-byte query payload) that the stand-in enforces: the coins are listed page by page, 256
+// of them pay for gas (Sui's max_gas_payment_objects) and the rest are merged into the gas coin by
+// the transaction itself. One transaction, one stake.
+TEST_CASE("sui e2e: stake from 600 small coins (more than a gas payment may hold)") {
+  Devnet devnet;
+  for_each_transport([&](const std::string& transport, NodeOptions options) {
+    options.fund_mist = 0;
+    Node node(devnet, std::string("worker-dust-") + transport, options);
+    for (int i = 0; i < 3; ++i) devnet.fund(node.address(), 5'000'000, 200);  // 3 SUI in 600 coins
+
+    auto staked = node.run({"--json", "stake", "--yes", "--amount", "2000000000"});
+    REQUIRE(staked.exit_code == 0);
+    CHECK(json::parse(staked.out).at("result") == "staked");
+    CHECK(devnet.count_calls(node.address(), "stake_for_node") == 1);
+    auto executions = devnet.executions(node.address());
+    REQUIRE(executions.size() == 1);
+    // About 410 coins were needed: 256 paid for gas and the rest were merged (and so deleted).
+    CHECK(executions.at(0).at("status") == "success");
+    CHECK(executions.at(0).at("deleted_count").get<int>() > 100);
+
+    auto status = node.run({"--json", "status"});
+    REQUIRE(status.exit_code == 0);
+    auto doc = json::parse(status.out);
+    CHECK(doc.at("stake").at("amount_mist") == 2'000'000'000);
+    // What is left (about 1 SUI less the gas) is now one coin: the merged gas coin.
+    CHECK(doc.at("balance_mist").get<std::uint64_t>() > 900'000'000ull);
+
+    // More than the transaction may carry: a clear refusal that says what to do, nothing signed.
+    Node poor(devnet, std::string("worker-dust2-") + transport, options);
+    for (int i = 0; i < 7; ++i) devnet.fund(poor.address(), 1'000'000, 200);  // 1.4 SUI in 1,400 coins
+    auto refused = poor.run({"stake", "--yes", "--amount", "1300000000"});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("only the largest 956 coins fit in one transaction") != std::string::npos);
+    CHECK(refused.err.find("merge") != std::string::npos);
+    CHECK(devnet.executions(poor.address()).empty());
+    CHECK_FALSE(poor.journal_pending());
+  });
+}

@@ -229,9 +229,11 @@ Peer start_sui_devnet(const std::vector<std::string>& args) {
 }
 
 nlohmann::json admin_post(const std::string& url, const nlohmann::json& body) {
-  auto result = run({"curl", "-sS", "--max-time", "30", "-X", "POST", "-H", "Content-Type: application/json",
-                     "--data-binary", body.dump(), url});
-  if (result.exit_code != 0) throw std::runtime_error("admin POST " + url + " failed: " + result.err);
+  // --fail-with-body: an admin route that refuses (HTTP 4xx/5xx) fails the test with its answer,
+  // instead of a set-up step silently not happening.
+  auto result = run({"curl", "-sS", "--fail-with-body", "--max-time", "30", "-X", "POST", "-H",
+                     "Content-Type: application/json", "--data-binary", body.dump(), url});
+  if (result.exit_code != 0) throw std::runtime_error("admin POST " + url + " failed: " + result.err + " " + result.out);
   return result.out.empty() ? nlohmann::json() : nlohmann::json::parse(result.out);
 }
 

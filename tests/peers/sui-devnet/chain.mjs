@@ -1281,7 +1281,7 @@ export class Chain {
 		const tx = new Transaction();
 		tx.setSender(sender);
 		tx.setGasPrice(this.rgp);
-		tx.setGasBudget(50_000_000n);
+		tx.setGasBudget(500_000_000n); // a faucet split into 200 coins needs more than 0.05 SUI
 		tx.setGasPayment([{ objectId: gas.id, version: String(gas.version), digest: gas.digest }]);
 		build(tx);
 		const bytes = await tx.build();

@@ -493,6 +493,7 @@ class Server {
 				storage_rebate: String(r.gasUsed.storageRebate),
 			},
 			created: r.changes.filter((x) => x.idOp === 'Created').map((x) => ({ id: x.id, type: x.output?.type })),
+			deleted_count: r.changes.filter((x) => x.idOp === 'Deleted').length,
 			events: r.events.map((e) => e.type),
 			execution_requests: c.executeRequests.get(r.digest) ?? 0,
 		};
