@@ -23,6 +23,8 @@ struct WriteOptions {
                                 // the regular file it replaces; never taken from a link's target
   bool keep_backup = false;     // keep the previous content as <path>.bak; refused (nothing
                                 // written) when <path> is a symbolic link or not a regular file
+  bool durable = true;          // fsync the file and its folder; false for advisory files
+                                // rewritten every second (still atomic: readers see old or new)
 };
 
 Status atomic_write_file(const std::filesystem::path& path, std::string_view content,

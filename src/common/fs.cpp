@@ -176,7 +176,7 @@ Status atomic_write_file(const std::filesystem::path& path, std::string_view con
   };
   if (::fchmod(fd, mode) != 0) return fail(io_error(tmp, "cannot set mode", errno));
   if (auto st = write_all(fd, content, tmp); !st) return fail(st.error());
-  if (::fsync(fd) != 0) return fail(io_error(tmp, "fsync failed", errno));
+  if (options.durable && ::fsync(fd) != 0) return fail(io_error(tmp, "fsync failed", errno));
   if (::close(fd) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
@@ -187,7 +187,7 @@ Status atomic_write_file(const std::filesystem::path& path, std::string_view con
     ::unlink(tmp.c_str());
     return io_error(path, "cannot replace file", err);
   }
-  return fsync_dir(dir);
+  return options.durable ? fsync_dir(dir) : Status{};
 }
 
 Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
