@@ -204,6 +204,10 @@ void master_failed(Daemon& d, const char* what, const Error& error, MasterStep n
   if (d.master_failing_since_ms == 0) d.master_failing_since_ms = now_unix_ms();
   // Jitter over 90 % of each step (not 50 %): after a master restart a whole fleet retries, and
   // the wider spread flattens the burst the master meets when it comes back (bench/fleet).
+  // An answer that changes the plan (a new enclave key, a master that forgot the node) means the
+  // master is up again: the new step starts from the first backoff step, not from where the
+  // outage left the old one (tens of seconds).
+  if (next != d.master_next && !error.transient()) d.master_backoff.reset();
   if (!d.master_backoff) d.master_backoff.emplace(d.limits.heartbeat_retry_initial, d.limits.retry_cap, 0.9);
   const std::int64_t delay = d.master_backoff->next().count();
   d.master_next = next;
