@@ -49,7 +49,14 @@ struct AttestationConfig {
   std::uint64_t max_age_s = 300;
   bool allow_debug = false;
   std::string root_ca_file;       // empty = the pinned AWS Nitro root G1
-  std::string enclave_object_id;  // empty = no on-chain cross-check
+  // Trust rooted on chain (protocol.md 3.1): on when enclave_config_object_id is set, which then
+  // needs enclave_package_id and enclave_app_type; enclave_object_id pins one Enclave<T> (else
+  // the Enclave holding the attested key is looked up by type, GraphQL only).
+  std::string enclave_object_id;
+  std::string enclave_config_object_id;
+  std::string enclave_package_id;
+  std::string enclave_app_type;  // T, e.g. 0x...::my_app::MY_APP
+  bool on_chain() const { return !enclave_config_object_id.empty(); }
 };
 
 struct MasterConfig {

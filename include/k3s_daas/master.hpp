@@ -215,10 +215,38 @@ struct RetryPolicy {
 };
 
 // The master after a successful attestation.
+// ---------------------------------------------------------------- trust rooted on chain
+
+// Mysten's Nautilus enclave objects (protocol.md 3.1), decoded from their BCS contents.
+struct EnclaveConfigObject {
+  std::string id;  // 0x + 64 hex
+  std::string name;
+  std::array<Bytes, 3> pcrs;
+  std::string capability_id;
+  std::uint64_t version = 0;
+};
+struct EnclaveObject {
+  std::string id;
+  Bytes pk;
+  std::uint64_t config_version = 0;
+  std::string owner;
+};
+Result<EnclaveConfigObject> decode_enclave_config(ByteView bcs);
+Result<EnclaveObject> decode_enclave(ByteView bcs);
+
+// What the on-chain check found (shown by `attest` and `status`).
+struct OnChainTrust {
+  std::string enclave_config_id;
+  std::uint64_t config_version = 0;
+  std::string enclave_id;
+  std::string enclave_type;
+};
+
 struct TrustedMaster {
   Bytes enclave_key;  // 32-byte Ed25519 public key
   attestation::Document document;
   std::int64_t verified_at_ms = 0;
+  std::optional<OnChainTrust> on_chain;  // set when the trust is rooted on chain
 };
 
 struct MasterClientOptions {
@@ -235,8 +263,11 @@ struct MasterClientOptions {
   // Waits between attempts; returns false when the caller wants to stop (then the call ends with
   // the last error). Default: sleeps.
   std::function<bool(std::chrono::milliseconds)> wait;
-  // Optional extra trust check of the attested key (e.g. the Nautilus Enclave object on chain).
-  std::function<Status(const TrustedMaster&)> cross_check;
+  // Optional extra trust check of the attested key: from_config sets the on-chain one
+  // (protocol.md 3.1) when master.attestation.enclave_config_object_id is set. It may fill in
+  // TrustedMaster::on_chain. A transient error (chain unreachable) is retried, never trusted.
+  std::function<Status(TrustedMaster&)> cross_check;
+  bool pcrs_from_chain = false;  // the cross_check checks PCR0-2 (local ones become optional)
   // Called with each new heartbeat sequence number before it is sent (the daemon persists a
   // floor so that numbers keep increasing across restarts, even with a clock stepped back).
   std::function<void(std::uint64_t)> on_sequence;
@@ -246,6 +277,14 @@ struct MasterClientOptions {
   // From a loaded config (`master.*`, `node_id`, `state_dir`).
   static Result<MasterClientOptions> from_config(const config::Config& config, const std::string& agent_version);
 };
+
+// The on-chain check of protocol.md 3.1 as a cross_check, reading through its own chain client
+// (config.sui): EnclaveConfig<T> and the Enclave<T> holding the attested key (the pinned
+// enclave_object_id, or found by type over GraphQL), their exact types and shared ownership,
+// Enclave.config_version == EnclaveConfig.version, attested PCR0-2 == EnclaveConfig.pcrs (and the
+// configured ones, when set), attested key == Enclave.pk. A mismatch names the field and both
+// values in hex (kRejected); an unreachable chain is a transient error.
+Result<std::function<Status(TrustedMaster&)>> on_chain_cross_check(const config::Config& config);
 
 class MasterClient {
  public:

@@ -43,6 +43,13 @@ struct ObjectInfo {
   Owner owner;
   nlohmann::json fields;    // the Move struct's fields as JSON (u64 may be strings)
   std::string previous_tx;  // digest of the transaction that wrote this version (empty when not said)
+  Bytes bcs;                // the Move struct's contents in BCS (get_object; empty when not served)
+};
+
+// One page of objects (objects_of_type).
+struct ObjectPage {
+  std::vector<ObjectInfo> objects;
+  std::optional<std::string> next_cursor;  // nullopt on the last page
 };
 
 struct Coin {
@@ -135,6 +142,9 @@ class ChainClient {
   // whether an object changed. nullopt when the object does not exist. The default asks for the
   // whole object.
   virtual Result<std::optional<ObjectInfo>> get_object_version(const Address& id) { return get_object(id); }
+  // Objects of one exact Move type (type, owner, BCS contents), a page at a time. Only GraphQL
+  // can list objects by type; the default refuses with kConfig naming the transport.
+  virtual Result<ObjectPage> objects_of_type(const std::string& type, const std::optional<std::string>& cursor);
   // Dry run of unsigned transaction bytes. A Move failure is a successful call with
   // success == false.
   virtual Result<TransactionResult> simulate(ByteView tx_bytes) = 0;
@@ -180,6 +190,7 @@ extern const char* const kSimulateQuery;
 extern const char* const kExecuteMutation;
 extern const char* const kTransactionQuery;
 extern const char* const kEventsQuery;
+extern const char* const kObjectsByTypeQuery;
 std::vector<std::pair<std::string, const char*>> all_queries();
 
 Result<std::uint64_t> parse_reference_gas_price(const nlohmann::json& data);
@@ -192,6 +203,7 @@ Result<TransactionResult> parse_simulation(const nlohmann::json& data);
 Result<TransactionResult> parse_execution(const nlohmann::json& data);
 Result<std::optional<TransactionResult>> parse_transaction(const nlohmann::json& data);
 Result<EventPage> parse_events(const nlohmann::json& data);
+Result<ObjectPage> parse_objects_page(const nlohmann::json& data);
 }  // namespace graphql
 
 namespace jsonrpc {

@@ -7,6 +7,7 @@
 
 #include "context.hpp"
 #include "k3s_daas/attestation.hpp"
+#include "k3s_daas/master.hpp"
 #include "k3s_daas/clock.hpp"
 #include "k3s_daas/fs.hpp"
 #include "k3s_daas/net.hpp"
@@ -180,7 +181,40 @@ int run_attest(Context& ctx, const AttestOptions& o) {
   text << "  public_key:  " << optional_text(doc.public_key, "Ed25519 size") << "\n"
        << "  user_data:   " << optional_text(doc.user_data) << "\n"
        << "  nonce:       " << optional_text(doc.nonce) << "\n";
-  if (policy.expected_pcrs.empty()) text << "  note: no PCRs were checked (pass --pcr N=HEX)\n";
+  // Trust rooted on chain (protocol.md 3.1), for a live master when the config names the objects.
+  std::optional<Error> on_chain_failure;
+  if (!o.url.empty() && config.value() && config.value()->master.attestation.on_chain()) {
+    auto check = master::on_chain_cross_check(*config.value());
+    if (!check.ok()) return ctx.fail(check.error());
+    master::TrustedMaster trusted;
+    trusted.document = doc;
+    if (doc.public_key) trusted.enclave_key = *doc.public_key;
+    auto checked = (*check)(trusted);
+    const auto& a = config.value()->master.attestation;
+    nlohmann::json on_chain = {{"trusted", checked.ok()},
+                               {"enclave_config_id", a.enclave_config_object_id},
+                               {"enclave_type", a.enclave_package_id + "::enclave::Enclave<" + a.enclave_app_type + ">"}};
+    if (checked.ok() && trusted.on_chain) {
+      on_chain["enclave_id"] = trusted.on_chain->enclave_id;
+      on_chain["config_version"] = trusted.on_chain->config_version;
+      text << "  on chain:    trusted: Enclave " << trusted.on_chain->enclave_id << " holds this key, EnclaveConfig "
+           << trusted.on_chain->enclave_config_id << " version " << trusted.on_chain->config_version
+           << " holds these PCRs\n";
+    } else {
+      on_chain["reason"] = checked.error().message;
+      text << "  on chain:    NOT trusted: " << checked.error().message << "\n";
+      on_chain_failure = checked.error();
+    }
+    json_doc["on_chain"] = on_chain;
+  }
+  if (policy.expected_pcrs.empty() && !json_doc.contains("on_chain")) {
+    text << "  note: no PCRs were checked (pass --pcr N=HEX)\n";
+  }
+  if (on_chain_failure) {
+    if (ctx.global.json) std::cout << json_doc.dump(2) << std::endl;
+    else std::cout << text.str();
+    return ctx.fail(*on_chain_failure);
+  }
   ctx.print(json_doc, text.str());
   return exit_code::kOk;
 }

@@ -122,13 +122,25 @@ int run_unstake(Context& ctx, const ChainOptions& o) {
 // The daemon's view, from its runtime status file (absent: not running).
 std::pair<nlohmann::json, std::string> daemon_status(const std::filesystem::path& state_dir) {
   auto path = state_dir / kRuntimeStatusFile;
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return {{{"running", false}}, "daemon: not running\n"};
-  auto text = fs::read_file(path, 1u << 20);
+  auto text = fs::read_state_file(path, 1u << 20);  // never through a symbolic link
   if (!text.ok()) return {{{"running", nullptr}, {"error", text.error().message}}, "daemon: " + text.error().message + "\n"};
-  auto doc = nlohmann::json::parse(*text, nullptr, false);
+  if (!*text) return {{{"running", false}}, "daemon: not running\n"};
+  auto doc = nlohmann::json::parse(**text, nullptr, false);
   if (doc.is_discarded()) return {{{"running", nullptr}, {"error", "unreadable " + path.string()}}, "daemon: unreadable " + path.string() + "\n"};
   std::string out = "daemon:\n";
+  // Which master the node trusts, and on what grounds.
+  const auto master = doc.is_object() ? doc.value("master", nlohmann::json::object()) : nlohmann::json::object();
+  if (master.is_object() && master.contains("enclave_key")) {
+    out += "  trusted enclave: key " + master.value("enclave_key", std::string()) + "\n";
+    const auto on_chain = master.value("on_chain", nlohmann::json());
+    if (on_chain.is_object()) {
+      out += "    on chain: Enclave " + on_chain.value("enclave_id", std::string()) + " of EnclaveConfig " +
+             on_chain.value("enclave_config_id", std::string()) + " version " +
+             std::to_string(on_chain.value("config_version", std::uint64_t{0})) + "\n";
+    } else {
+      out += "    by the PCRs pinned in the config (no on-chain root configured)\n";
+    }
+  }
   if (doc.is_object()) {
     for (const auto& [k, v] : doc.items()) out += "  " + k + ": " + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
   } else {

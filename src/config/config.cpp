@@ -218,6 +218,26 @@ void cross_checks(const json& doc, const std::string& file, std::vector<std::str
                        std::to_string(min_v) + "), found " + std::to_string(stake_v));
   }
 
+  // Trust rooted on chain: the EnclaveConfig id turns it on and needs the package and T.
+  auto set = [&](const char* key) {
+    const json* v = lookup(doc, key);
+    return v != nullptr && v->is_string() && !v->get<std::string>().empty();
+  };
+  if (set("master.attestation.enclave_config_object_id")) {
+    for (const char* key : {"master.attestation.enclave_package_id", "master.attestation.enclave_app_type"}) {
+      if (!set(key)) {
+        problems.push_back(file + ": " + key +
+                           ": required with master.attestation.enclave_config_object_id (the exact Move type of the "
+                           "Nautilus objects is <enclave_package_id>::enclave::EnclaveConfig<enclave_app_type>)");
+      }
+    }
+  } else if (set("master.attestation.enclave_object_id") || set("master.attestation.enclave_package_id") ||
+             set("master.attestation.enclave_app_type")) {
+    problems.push_back(file + ": master.attestation.enclave_config_object_id: required with enclave_object_id, "
+                              "enclave_package_id or enclave_app_type (trust rooted on chain reads the EnclaveConfig<T> "
+                              "object, protocol.md 3.1)");
+  }
+
   const json* url = lookup(doc, "master.url");
   const json* insecure = lookup(doc, "master.allow_insecure_http");
   bool allow_http = insecure != nullptr && insecure->is_boolean() && insecure->get<bool>();
@@ -415,8 +435,15 @@ Result<Config> parse(const std::string& text, const std::filesystem::path& path)
   a.max_age_s = u64("/master/attestation/max_age_s");
   a.allow_debug = d["master"]["attestation"]["allow_debug"].get<bool>();
   a.root_ca_file = resolve(base, d["master"]["attestation"].contains("root_ca_file") ? opt_str("/master/attestation/root_ca_file") : "");
-  if (d["master"]["attestation"].contains("enclave_object_id") && d["master"]["attestation"]["enclave_object_id"].is_string()) {
-    a.enclave_object_id = normalize_id(opt_str("/master/attestation/enclave_object_id"));
+  for (auto [key, field] : {std::pair{"enclave_object_id", &a.enclave_object_id},
+                            std::pair{"enclave_config_object_id", &a.enclave_config_object_id},
+                            std::pair{"enclave_package_id", &a.enclave_package_id}}) {
+    if (d["master"]["attestation"].contains(key) && d["master"]["attestation"][key].is_string()) {
+      *field = normalize_id(opt_str((std::string("/master/attestation/") + key).c_str()));
+    }
+  }
+  if (d["master"]["attestation"].contains("enclave_app_type") && d["master"]["attestation"]["enclave_app_type"].is_string()) {
+    a.enclave_app_type = opt_str("/master/attestation/enclave_app_type");
   }
   c.master.heartbeat_interval_ms = u64("/master/heartbeat_interval_ms");
   c.master.seal_token_ttl_s = u64("/master/seal_token_ttl_s");
@@ -483,7 +510,10 @@ json to_json(const Config& c, bool redact_secrets) {
           {"max_age_s", c.master.attestation.max_age_s},
           {"allow_debug", c.master.attestation.allow_debug},
           {"root_ca_file", null_if_empty(c.master.attestation.root_ca_file)},
-          {"enclave_object_id", null_if_empty(c.master.attestation.enclave_object_id)}}},
+          {"enclave_object_id", null_if_empty(c.master.attestation.enclave_object_id)},
+          {"enclave_config_object_id", null_if_empty(c.master.attestation.enclave_config_object_id)},
+          {"enclave_package_id", null_if_empty(c.master.attestation.enclave_package_id)},
+          {"enclave_app_type", null_if_empty(c.master.attestation.enclave_app_type)}}},
         {"heartbeat_interval_ms", c.master.heartbeat_interval_ms},
         {"seal_token_ttl_s", c.master.seal_token_ttl_s},
         {"request_timeout_ms", c.master.request_timeout_ms},
@@ -544,7 +574,8 @@ json starter_document(const std::string& node_id) {
         {"allow_insecure_http", false},
         {"attestation",
          {{"pcr0", ""}, {"pcr1", ""}, {"pcr2", ""}, {"max_age_s", 300}, {"allow_debug", false},
-          {"root_ca_file", nullptr}, {"enclave_object_id", nullptr}}},
+          {"root_ca_file", nullptr}, {"enclave_object_id", nullptr}, {"enclave_config_object_id", nullptr},
+          {"enclave_package_id", nullptr}, {"enclave_app_type", nullptr}}},
         {"heartbeat_interval_ms", 30000},
         {"seal_token_ttl_s", 3600},
         {"request_timeout_ms", 10000},

@@ -196,7 +196,24 @@ std::vector<Key> build() {
   add({"master.attestation.allow_debug", Type::kBool, false, false, false, nullptr, "accept all-zero PCRs"});
   add({"master.attestation.root_ca_file", Type::kNullableString, nullptr, false, true, nullptr, "null = AWS Nitro root G1"});
   add({"master.attestation.enclave_object_id", Type::kNullableString, nullptr, false, false,
-       [](const json& v) -> std::optional<std::string> { return sui_id("a Sui object id")(v); }, "Nautilus Enclave object"});
+       [](const json& v) -> std::optional<std::string> { return sui_id("a Sui object id")(v); }, "Nautilus Enclave<T> object"});
+  add({"master.attestation.enclave_config_object_id", Type::kNullableString, nullptr, false, false,
+       [](const json& v) -> std::optional<std::string> { return sui_id("a Sui object id")(v); },
+       "Nautilus EnclaveConfig<T> object: PCRs from chain"});
+  add({"master.attestation.enclave_package_id", Type::kNullableString, nullptr, false, false,
+       [](const json& v) -> std::optional<std::string> { return sui_id("a Sui package id")(v); },
+       "package of the enclave module"});
+  add({"master.attestation.enclave_app_type", Type::kNullableString, nullptr, false, false,
+       [](const json& v) -> std::optional<std::string> {
+         auto s = v.get<std::string>();
+         auto first = s.find("::");
+         auto second = first == std::string::npos ? std::string::npos : s.find("::", first + 2);
+         if (s.rfind("0x", 0) != 0 || second == std::string::npos || s.find_first_of(" \t\n") != std::string::npos) {
+           return std::optional<std::string>("expected a Move type such as 0x<package>::<module>::<STRUCT>");
+         }
+         return std::nullopt;
+       },
+       "the app type T of EnclaveConfig<T>"});
   add({"master.heartbeat_interval_ms", Type::kUInt, 30000, false, false, range(1000, 3600000, "milliseconds"), "heartbeat period"});
   add({"master.seal_token_ttl_s", Type::kUInt, 3600, false, false, range(60, 86400, "seconds (at most 24 h)"), "seal token lifetime"});
   add({"master.request_timeout_ms", Type::kUInt, 10000, false, false, range(100, 600000, "milliseconds"), "per master request"});

@@ -164,12 +164,14 @@ int stage_config(Daemon& d) {
   log_options.node_id = d.config->node_id;
   if (auto ok = log::init(log_options); !ok.ok()) return fail(d, ok.error());
   const auto& att = d.config->master.attestation;
-  if (!att.allow_debug && (att.pcr0.empty() || att.pcr1.empty() || att.pcr2.empty())) {
+  if (!att.allow_debug && !att.on_chain() && (att.pcr0.empty() || att.pcr1.empty() || att.pcr2.empty())) {
     return fail(d,
                 make_error(ErrorKind::kConfig,
                            d.config->source_path.string() +
                                ": master.attestation.pcr0/pcr1/pcr2: the daemon refuses to trust a master while "
-                               "they are unset; set the enclave's PCR values (allow_debug only for debug enclaves)"));
+                               "they are unset; set the enclave's PCR values, or root the trust on chain with "
+                               "enclave_config_object_id, enclave_package_id and enclave_app_type (allow_debug only "
+                               "for debug enclaves)"));
   }
   if (auto made = fs::ensure_dir(d.state_dir(), 0700); !made.ok()) return fail(d, made.error());
   if (auto locked = lock_state_dir(d); !locked.ok()) return fail(d, locked.error());
@@ -322,7 +324,9 @@ int stage_attest(Daemon& d) {
   if (!trusted) return d.exit_status;
   if (!trusted->ok()) return fail(d, trusted->error());
   d.enclave_key = trusted->value().enclave_key;
-  K3S_LOG(kDaemon, info, "master attested: enclave key {}", hex_encode(d.enclave_key));
+  d.on_chain = trusted->value().on_chain;
+  K3S_LOG(kDaemon, info, "master attested: enclave key {}{}", hex_encode(d.enclave_key),
+          d.on_chain ? " (registered on chain: Enclave " + d.on_chain->enclave_id + ")" : "");
   return exit_code::kOk;
 }
 

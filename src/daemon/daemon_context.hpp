@@ -78,6 +78,7 @@ struct Daemon {
   std::optional<master::RegisterAck> registration;
   master::NodeInfo node_info;
   Bytes enclave_key;  // the attested key (a copy the loop may read while the master lane works)
+  std::optional<master::OnChainTrust> on_chain;  // what the on-chain check found (protocol.md 3.1)
   std::shared_ptr<std::atomic<std::uint64_t>> sequence_reserved = std::make_shared<std::atomic<std::uint64_t>>(0);
   // Stage 8.
   std::unique_ptr<runtime::WorkerNode> node;

@@ -327,6 +327,7 @@ void start_attest(Daemon& d) {
       K3S_LOG(kDaemon, warn, "master attested again: enclave key {}{}", hex_encode(trusted->enclave_key),
               changed ? " (a new key: registering again)" : " (unchanged)");
       d.enclave_key = trusted->enclave_key;
+      d.on_chain = trusted->on_chain;
       renew_seal_token(d, "new attestation");  // its audience is the attested key
       d.master_next = MasterStep::kRegister;
       d.next_master_ms = monotonic_ms();
@@ -435,6 +436,10 @@ void Daemon::write_status(const std::string& state) {
     doc["master"] = {{"registered", true},
                      {"k3s_server_url", registration->k3s_server_url},
                      {"enclave_key", hex_encode(enclave_key)},
+                     {"on_chain", on_chain ? nlohmann::json{{"enclave_id", on_chain->enclave_id},
+                                                            {"enclave_config_id", on_chain->enclave_config_id},
+                                                            {"config_version", on_chain->config_version}}
+                                           : nlohmann::json(nullptr)},
                      {"heartbeats_ok", heartbeats_ok},
                      {"heartbeat_failures", heartbeat_failures},
                      {"last_heartbeat_ms", last_heartbeat_ok_ms},

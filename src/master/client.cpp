@@ -117,6 +117,10 @@ Result<MasterClientOptions> MasterClientOptions::from_config(const config::Confi
   options.attestation_root_file = config.master.attestation.root_ca_file;
   options.request_timeout = std::chrono::milliseconds(config.master.request_timeout_ms);
   K3S_ASSIGN(options.attestation, attestation::policy_from_config(config.master.attestation));
+  if (config.master.attestation.on_chain()) {
+    K3S_ASSIGN(options.cross_check, on_chain_cross_check(config));
+    options.pcrs_from_chain = true;
+  }
   return options;
 }
 
@@ -238,7 +242,8 @@ Result<MasterClient> MasterClient::create(MasterClientOptions options) {
     return make_error(ErrorKind::kConfig, "master.url: must not carry a query or fragment");
   }
   // Trusting "any enclave AWS signed" is not trust: the image must be pinned by its PCRs.
-  if (!options.attestation.allow_debug) {
+  // With trust rooted on chain the PCRs come from the EnclaveConfig object (the cross_check).
+  if (!options.attestation.allow_debug && !(options.pcrs_from_chain && options.cross_check)) {
     for (std::uint32_t index : {0u, 1u, 2u}) {
       if (options.attestation.expected_pcrs.count(index) == 0) {
         return make_error(ErrorKind::kConfig,

@@ -28,6 +28,11 @@ ChainClientOptions ChainClientOptions::from_config(const config::SuiConfig& sui)
   return options;
 }
 
+Result<ObjectPage> ChainClient::objects_of_type(const std::string& type, const std::optional<std::string>&) {
+  return make_error(ErrorKind::kConfig, "listing objects of type " + type + " needs the graphql transport (sui.transport is " +
+                                            transport() + "); name the object by id instead");
+}
+
 Result<TransactionResult> ChainClient::wait_for_transaction(const std::string& digest, std::chrono::milliseconds timeout,
                                                             std::chrono::milliseconds interval) {
   const std::int64_t deadline = monotonic_ms() + timeout.count();

@@ -74,6 +74,11 @@ class GraphQLClient final : public ChainClient {
     return query<EventPage>("events", gql::kEventsQuery, variables, gql::parse_events);
   }
 
+  Result<ObjectPage> objects_of_type(const std::string& type, const std::optional<std::string>& cursor) override {
+    json variables = {{"type", type}, {"after", cursor ? json(*cursor) : json(nullptr)}};
+    return query<ObjectPage>("objects", gql::kObjectsByTypeQuery, variables, gql::parse_objects_page);
+  }
+
   std::string transport() const override { return "graphql"; }
   std::vector<EndpointHealth> health() const override { return pool_.health(); }
 

@@ -66,7 +66,19 @@ const char* const kObjectQuery =
     "  object(address: $id) {\n"
     "    address version digest previousTransaction { digest }\n"
     "    owner { ...OwnerFields }\n"
-    "    asMoveObject { contents { type { repr } json } }\n"
+    "    asMoveObject { contents { type { repr } json bcs } }\n"
+    "  }\n"
+    "}\n" K3S_GQL_OWNER_FRAGMENT;
+
+const char* const kObjectsByTypeQuery =
+    "query ObjectsByType($type: String!, $after: String) {\n"
+    "  objects(filter: { type: $type }, first: 50, after: $after) {\n"
+    "    pageInfo { hasNextPage endCursor }\n"
+    "    nodes {\n"
+    "      address version digest\n"
+    "      owner { ...OwnerFields }\n"
+    "      asMoveObject { contents { type { repr } bcs } }\n"
+    "    }\n"
     "  }\n"
     "}\n" K3S_GQL_OWNER_FRAGMENT;
 
@@ -107,7 +119,7 @@ const char* const kEventsQuery =
 std::vector<std::pair<std::string, const char*>> all_queries() {
   return {{"Epoch", kEpochQuery},     {"Coins", kCoinsQuery},       {"Balance", kBalanceQuery},
           {"Object", kObjectQuery}, {"ObjectVersion", kObjectVersionQuery},   {"Simulate", kSimulateQuery}, {"Execute", kExecuteMutation},
-          {"Transaction", kTransactionQuery}, {"Events", kEventsQuery}};
+          {"Transaction", kTransactionQuery}, {"Events", kEventsQuery}, {"ObjectsByType", kObjectsByTypeQuery}};
 }
 
 namespace {
@@ -271,9 +283,9 @@ Result<std::uint64_t> parse_balance(const json& data) {
   return *total;
 }
 
-Result<std::optional<ObjectInfo>> parse_object(const json& data) {
-  const json* object = get(data, "object");
-  if (object == nullptr) return std::optional<ObjectInfo>();
+namespace {
+
+Result<ObjectInfo> parse_object_node(const json* object) {
   auto id = to_string(get(object, "address"));
   auto version = to_u64(get(object, "version"));
   auto digest = to_string(get(object, "digest"));
@@ -291,11 +303,44 @@ Result<std::optional<ObjectInfo>> parse_object(const json& data) {
     info.type = to_string(get(get(contents, "type"), "repr")).value_or("");
     const json* fields = get(contents, "json");
     info.fields = fields != nullptr ? *fields : json::object();
+    if (auto b64 = to_string(get(contents, "bcs"))) {
+      auto bytes = base64_decode(*b64);
+      if (!bytes) return malformed("object contents.bcs is not base64");
+      info.bcs = std::move(*bytes);
+    }
   } else {
     info.type = "package";
     info.fields = json::object();
   }
+  return info;
+}
+
+}  // namespace
+
+Result<std::optional<ObjectInfo>> parse_object(const json& data) {
+  const json* object = get(data, "object");
+  if (object == nullptr) return std::optional<ObjectInfo>();
+  K3S_ASSIGN(ObjectInfo info, parse_object_node(object));
   return std::optional<ObjectInfo>(std::move(info));
+}
+
+Result<ObjectPage> parse_objects_page(const json& data) {
+  const json* connection = get(data, "objects");
+  if (connection == nullptr) return malformed("objects: no connection");
+  const json* nodes = get(connection, "nodes");
+  if (nodes == nullptr || !nodes->is_array()) return malformed("objects: nodes is not a list");
+  ObjectPage page;
+  for (const auto& node : *nodes) {
+    K3S_ASSIGN(ObjectInfo info, parse_object_node(&node));
+    page.objects.push_back(std::move(info));
+  }
+  const json* info = get(connection, "pageInfo");
+  if (to_bool(get(info, "hasNextPage")).value_or(false)) {
+    auto cursor = to_string(get(info, "endCursor"));
+    if (!cursor) return malformed("objects: hasNextPage without endCursor");
+    page.next_cursor = *cursor;
+  }
+  return page;
 }
 
 Result<TransactionResult> parse_simulation(const json& data) {
@@ -368,7 +413,7 @@ void exercise_graphql_parsers(std::string_view body) {
   std::optional<std::string> next;
   detail::feed(graphql_envelope(body), parse_reference_gas_price, parse_epoch,
                [&](const json& d) { return parse_coins(d, next); }, parse_balance, parse_object, parse_simulation,
-               parse_execution, parse_transaction, parse_events);
+               parse_execution, parse_transaction, parse_events, parse_objects_page);
 }
 
 }  // namespace k3s_daas::sui::wire

@@ -48,7 +48,8 @@ class JsonRpcClient final : public ChainClient {
   }
 
   Result<std::optional<ObjectInfo>> get_object(const Address& id) override {
-    json options = {{"showType", true}, {"showOwner", true}, {"showContent", true}, {"showPreviousTransaction", true}};
+    json options = {{"showType", true}, {"showOwner", true}, {"showContent", true}, {"showBcs", true},
+                    {"showPreviousTransaction", true}};
     return call<std::optional<ObjectInfo>>("sui_getObject", json::array({id.to_hex(), options}), rpc::parse_object);
   }
 

@@ -199,6 +199,11 @@ Result<std::optional<ObjectInfo>> parse_object(const json& result) {
   const json* content = get(data, "content");
   if (info.type.empty()) info.type = to_string(get(content, "type")).value_or("");
   info.fields = flatten_fields(get(content, "fields"));
+  if (auto b64 = to_string(get(get(data, "bcs"), "bcsBytes"))) {
+    auto bytes = base64_decode(*b64);
+    if (!bytes) return malformed("sui_getObject: bcs.bcsBytes is not base64");
+    info.bcs = std::move(*bytes);
+  }
   return std::optional<ObjectInfo>(std::move(info));
 }
 

@@ -127,3 +127,44 @@ TEST_CASE("daemon_outages: master gone for long, then back as a new process; der
   CHECK(node.value("deregistered", false) == true);
   CHECK(world.master->state()["counters"]["requests"].value("deregister", 0) == 1);
 }
+
+TEST_CASE("daemon_outages: trust rooted on chain; the master moves to new PCRs and a new key, the node follows") {
+  K3S_REQUIRE_DAEMON_WORLD();
+  DaemonWorld world(300, /*on_chain_trust=*/true);
+  world.stake();
+  auto daemon = world.start_daemon();
+  REQUIRE(world.wait_running(2));
+  auto status = world.runtime_status();
+  const pid_t k3s_pid = status["k3s"]["pid"];
+  const std::string first_enclave = world.master->peer->ready()["sui"]["enclave_id"];
+  CHECK(status["master"]["on_chain"]["enclave_id"] == first_enclave);
+  auto shown = world.agent({"status"});
+  CHECK(shown.out.find("on chain: Enclave " + first_enclave) != std::string::npos);
+
+  MESSAGE("a new enclave build: update_pcrs on chain, a new Enclave for a new key; no config edit");
+  auto rotated = admin_post(world.master->admin + "/admin/rotate-key",
+                            {{"new_pcrs", {{"pcr0", std::string(96, '4')}, {"pcr1", std::string(96, '5')},
+                                           {"pcr2", std::string(96, '6')}}}});
+  const std::string new_enclave = rotated["enclave_id"];
+  REQUIRE(wait_until([&] {
+    auto s = world.runtime_status();
+    return s.contains("master") && s["master"].value("on_chain", nlohmann::json()).is_object() &&
+           s["master"]["on_chain"].value("enclave_id", "") == new_enclave;
+  }, 40s));
+  const int beats = world.heartbeats();
+  REQUIRE(wait_until([&] { return world.heartbeats() >= beats + 2; }, 20s));  // under the new key
+  status = world.runtime_status();
+  CHECK(status["master"]["enclave_key"] == rotated["enclave_public_key"]);
+  CHECK(status["k3s"]["pid"] == k3s_pid);
+
+  MESSAGE("a key the chain does not vouch for is never trusted: heartbeats stop, k3s stays");
+  admin_post(world.master->admin + "/admin/rotate-key", {{"register", false}});
+  std::this_thread::sleep_for(6s);
+  status = world.runtime_status();
+  CHECK(status["master"]["on_chain"]["enclave_id"] == new_enclave);  // still the last vouched-for one
+  CHECK(status["master"]["enclave_key"] == rotated["enclave_public_key"]);
+  CHECK(status["k3s"]["pid"] == k3s_pid);
+  CHECK_FALSE(daemon->wait(0ms).has_value());
+  daemon->signal(SIGTERM);
+  CHECK(daemon->wait(30s) == std::optional<int>(0));
+}

@@ -45,11 +45,15 @@ struct DaemonWorld {
   std::filesystem::path config_path = dir / "config.json";
   std::string address;
 
-  explicit DaemonWorld(unsigned poll_interval_ms = 300) {
+  // on_chain_trust: the master registers its key in Nautilus objects on the Sui stand-in and the
+  // worker's config roots its trust there (protocol.md 3.1) instead of pinning PCRs.
+  explicit DaemonWorld(unsigned poll_interval_ms = 300, bool on_chain_trust = false) {
     const auto& chain = sui.ready();
-    master = std::make_unique<MasterPeer>(std::vector<std::string>{
+    std::vector<std::string> master_args = {
         "--sui-graphql", chain["graphql"].get<std::string>(), "--package-id", chain["package_id"].get<std::string>(),
-        "--min-stake", chain["min_stake_mist"].get<std::string>(), "--heartbeat-interval-ms", "1000"});
+        "--min-stake", chain["min_stake_mist"].get<std::string>(), "--heartbeat-interval-ms", "1000"};
+    if (on_chain_trust) master_args.insert(master_args.end(), {"--sui-admin", sui_admin, "--register-on-start"});
+    master = std::make_unique<MasterPeer>(master_args);
     auto key = crypto::Ed25519Keypair::generate();
     REQUIRE(key.ok());
     REQUIRE(crypto::write_key_file(dir / "sui.key", key.value()).ok());
@@ -93,6 +97,16 @@ struct DaemonWorld {
                             {"root_dir", (state / "containerd-root").string()}}},
                           {"metrics", {{"listen", ""}}},
                           {"log", {{"level", "info"}}}};
+    if (on_chain_trust) {
+      const auto& registered = master->peer->ready().at("sui");
+      auto& att = doc["master"]["attestation"];
+      att.erase("pcr0");
+      att.erase("pcr1");
+      att.erase("pcr2");
+      att["enclave_config_object_id"] = registered["enclave_config_id"];
+      att["enclave_package_id"] = registered["package_id"];
+      att["enclave_app_type"] = registered["app_type"];
+    }
     write_file(config_path, doc.dump(2), 0600);
   }
 
