@@ -138,9 +138,13 @@ Status lock_state_dir(Daemon& d) {
 
 // The heartbeat sequence floor persisted by an earlier run (0 when none).
 std::uint64_t read_sequence_floor(const std::filesystem::path& state_dir) {
-  auto text = fs::read_file(state_dir / kSequenceFile, 64 * 1024);
-  if (!text.ok()) return 0;
-  auto doc = nlohmann::json::parse(*text, nullptr, false);
+  auto text = fs::read_state_file(state_dir / kSequenceFile, 64 * 1024);  // never through a link
+  if (!text.ok()) {
+    K3S_LOG(kDaemon, warn, "{}; ignored (heartbeat numbers still follow the clock)", text.error().message);
+    return 0;
+  }
+  if (!*text) return 0;
+  auto doc = nlohmann::json::parse(**text, nullptr, false);
   if (!doc.is_object() || !doc.contains("floor") || !doc["floor"].is_number_unsigned()) {
     K3S_LOG(kDaemon, warn, "{}: unreadable, ignored (heartbeat numbers still follow the clock)",
             (state_dir / kSequenceFile).string());
@@ -378,7 +382,13 @@ int stage_node(Daemon& d) {
   d.node_started = true;  // from here shutdown() stops what may run
   if (auto started = d.node->start_runtime(); !started.ok()) return fail(d, started.error());
   std::error_code ec;
-  if (std::filesystem::exists(std::filesystem::path(d.state_dir()) / kDrainedFile, ec)) {
+  const auto drained_marker = std::filesystem::path(d.state_dir()) / kDrainedFile;
+  const auto marker_status = std::filesystem::symlink_status(drained_marker, ec);  // the entry itself
+  if (std::filesystem::exists(marker_status)) {
+    if (std::filesystem::is_symlink(marker_status)) {
+      K3S_LOG(kDaemon, warn, "{} is a symbolic link (not written by the agent); it is never followed, and counts as "
+                             "a drain (k3s stays stopped) until the master sends resume", drained_marker.string());
+    }
     d.drained = true;
     K3S_LOG(kDaemon, warn, "the master drained this node before the restart: k3s stays stopped until it sends resume");
     return exit_code::kOk;
