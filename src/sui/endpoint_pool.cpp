@@ -57,7 +57,8 @@ void EndpointPool::record_failure(Endpoint& endpoint, const Error& error) {
   endpoint.cooldown_until_ms = monotonic_ms() + cooldown;
 }
 
-Status EndpointPool::call(const std::string& what, const std::string& body, const Accept& accept, bool retryable) {
+Status EndpointPool::call(const std::string& what, const std::string& body, const Accept& accept, bool retryable,
+                          const Observe& observe) {
   if (endpoints_.empty()) {
     return make_error(ErrorKind::kConfig, "sui.rpc_urls: no " + transport_ + " endpoint configured");
   }
@@ -91,6 +92,7 @@ Status EndpointPool::call(const std::string& what, const std::string& body, cons
       auto response = endpoint.client->perform(request);
       Error error;
       if (!response.ok() && response.error().kind == ErrorKind::kCancelled) return response.error();
+      if (response.ok() && observe) observe(*response);
       if (!response.ok()) {
         error = response.error();
         any_transient = any_transient || error.transient();

@@ -31,8 +31,11 @@ class EndpointPool {
   using Accept = std::function<Status(std::string_view body)>;
 
   // POSTs `body` (JSON) and hands each answer to `accept` until one is accepted.
-  // `what` names the operation in messages ("executeTransaction").
-  Status call(const std::string& what, const std::string& body, const Accept& accept, bool retryable);
+  // `what` names the operation in messages ("executeTransaction"). `observe`, when given, sees
+  // every HTTP answer (any status) before it is judged: its headers (x-sui-rpc-version).
+  using Observe = std::function<void(const net::Response& response)>;
+  Status call(const std::string& what, const std::string& body, const Accept& accept, bool retryable,
+              const Observe& observe = {});
 
   std::vector<EndpointHealth> health() const;
   const std::string& transport() const { return transport_; }

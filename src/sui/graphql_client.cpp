@@ -1,6 +1,7 @@
 // ChainClient over Sui GraphQL.
 #include "clients.hpp"
 #include "endpoint_pool.hpp"
+#include "graphql_capabilities.hpp"
 #include "wire_util.hpp"
 
 namespace k3s_daas::sui::detail {
@@ -85,8 +86,11 @@ class GraphQLClient final : public ChainClient {
  private:
   template <typename T, typename Parse>
   Result<T> query(const std::string& what, const char* text, const json& variables, Parse&& parse) {
+    // Once per process and endpoint set: does the server's schema have what `text` selects?
+    K3S_TRY(gqlcaps::check_document(pool_, text));
     json body = {{"query", text}, {"variables", variables}};
     std::optional<T> out;
+    std::string version;
     auto status = pool_.call(
         what, body.dump(),
         [&](std::string_view answer) -> Status {
@@ -95,8 +99,8 @@ class GraphQLClient final : public ChainClient {
           out.emplace(std::move(value));
           return {};
         },
-        /*retryable=*/true);
-    if (!status.ok()) return status.error();
+        /*retryable=*/true, [&](const net::Response& response) { version = gqlcaps::server_version(response); });
+    if (!status.ok()) return gqlcaps::explain(status.error(), version);
     return std::move(*out);
   }
 

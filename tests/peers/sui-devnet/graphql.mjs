@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSchema, execute, validate, GraphQLError, parse, getOperationAST } from 'graphql';
+import { buildSchema, execute, validate, GraphQLError, parse, getOperationAST, assertValidSchema } from 'graphql';
 import { GrpcTypes } from '@mysten/sui/grpc';
 import { verifyTransactionSignature, verifyPersonalMessageSignature } from '@mysten/sui/verify';
 import { UserInputError, MAX_GAS_BUDGET } from './chain.mjs';
@@ -1390,12 +1390,47 @@ function rootValue(ctx0) {
 	};
 }
 
+/**
+ * The version this stand-in reports in the `x-sui-rpc-version` answer header, as Sui's GraphQL
+ * service does on every answer (its crate version and the git revision it was built from).
+ */
+export const SERVICE_VERSION = '1.60.0-k3s-daas-standin';
+
 export class GraphQLService {
 	constructor(chain, faults) {
 		this.chain = chain;
 		this.faults = faults;
 		this.schema = loadSchema();
 		this.root = rootValue(this);
+		this.hidden = [];
+	}
+
+	/**
+	 * Hides one field (or one argument of a field) of the schema, from introspection and from
+	 * execution alike, like a server of another version that lacks it: {"type", "field"[, "arg"]}.
+	 * {"reset": true} serves the whole schema again. Answers the list hidden now.
+	 */
+	hide(body = {}) {
+		if (body.reset) {
+			this.schema = loadSchema();
+			this.hidden = [];
+			return { hidden: this.hidden };
+		}
+		const { type, field, arg } = body;
+		if (typeof type !== 'string' || typeof field !== 'string') throw new Error('type and field (strings) required');
+		assertValidSchema(this.schema); // validated (and cached) while whole: validate() does not re-check it
+		const t = this.schema.getType(type);
+		const fields = t?.getFields?.();
+		if (!fields || !fields[field]) throw new Error(`no field ${type}.${field}`);
+		if (arg != null) {
+			if (!fields[field].args.some((a) => a.name === arg)) throw new Error(`no argument ${type}.${field}(${arg})`);
+			fields[field].args = fields[field].args.filter((a) => a.name !== arg);
+			this.hidden.push(`${type}.${field}(${arg})`);
+		} else {
+			delete fields[field];
+			this.hidden.push(`${type}.${field}`);
+		}
+		return { hidden: this.hidden };
 	}
 
 	/** Root field names of the operation (for request counters), or [] when it does not parse. */

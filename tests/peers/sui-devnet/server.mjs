@@ -8,7 +8,7 @@
 // Prints one JSON line on stdout when ready; logs go to stderr; exits 0 on SIGTERM/SIGINT.
 import http from 'node:http';
 import { Chain, UserInputError } from './chain.mjs';
-import { GraphQLService } from './graphql.mjs';
+import { GraphQLService, SERVICE_VERSION } from './graphql.mjs';
 import { JsonRpcService, rpcMethods } from './jsonrpc.mjs';
 import { Faults, HTTP_KINDS } from './faults.mjs';
 import * as M from './move.mjs';
@@ -236,6 +236,7 @@ class Server {
 			if (req.method !== 'POST') return send(res, 405, { error: 'use POST' });
 			// Sui's GraphQL handler takes the Content-Length header as a typed header (axum): a
 			// request without one (chunked) is rejected before GraphQL sees it.
+			if (transport === 'graphql') res.setHeader('x-sui-rpc-version', SERVICE_VERSION);
 			if (transport === 'graphql' && req.headers['content-length'] == null) {
 				await readBody(req).catch(() => {});
 				return send(res, 400, 'Header of type `content-length` was missing', { 'content-type': 'text/plain; charset=utf-8' });
@@ -334,6 +335,7 @@ class Server {
 				return send(res, 200, { executions: this.executions(sender) });
 			}
 			if (req.method === 'GET' && sub === '/graphql-limits') return send(res, 200, limitsJson());
+			if (req.method === 'GET' && sub === '/graphql-hide') return send(res, 200, { hidden: this.gql.hidden });
 			if (req.method === 'GET' && sub === '/faults') return send(res, 200, { faults: this.faults.pending(), fired: this.faults.fired });
 			if (req.method !== 'POST') return send(res, 404, { error: `no admin route ${req.method} ${sub}` });
 			switch (sub) {
@@ -369,6 +371,13 @@ class Server {
 						events: record.events.map((e) => ({ type: e.type, json: e.json })),
 						records: stakeRecords.map(recordState),
 					});
+				}
+				case '/graphql-hide': {
+					try {
+						return send(res, 200, this.gql.hide(body));
+					} catch (e) {
+						return send(res, 400, { error: String(e?.message ?? e) });
+					}
 				}
 				case '/advance-epoch': {
 					const n = Number(body.epochs ?? 1);
