@@ -93,8 +93,19 @@ Status WorkerNode::start_k3s(std::string server_url, std::filesystem::path token
 
 Status WorkerNode::start_k3s() {
   const auto& k3s = options_.k3s;
+  // The token file is the agent's own (written under state_dir): a symbolic link there is refused
+  // (naming the file) before check_secret_file, which follows links, looks at its target; the
+  // read itself never follows one either (O_NOFOLLOW).
+  std::error_code link_ec;
+  if (std::filesystem::symlink_status(k3s.token_file, link_ec).type() == std::filesystem::file_type::symlink) {
+    return make_error(ErrorKind::kIo, "k3s token file " + k3s.token_file.string() +
+                                          " is a symbolic link: refused (the agent never reads its state files "
+                                          "through a link); remove the link");
+  }
   K3S_TRY(fs::check_secret_file(k3s.token_file, "k3s token file"));
-  K3S_ASSIGN(auto token, fs::read_file(k3s.token_file, 64 * 1024));
+  K3S_ASSIGN(auto token_content, fs::read_state_file(k3s.token_file, 64 * 1024));
+  if (!token_content) return make_error(ErrorKind::kIo, "k3s token file " + k3s.token_file.string() + " is missing");
+  std::string token = std::move(*token_content);
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
   if (token.empty()) {
     return make_error(ErrorKind::kIo, "k3s token file " + k3s.token_file.string() + " is empty");

@@ -247,9 +247,10 @@ Result<JournalEntry> JournalEntry::from_json(const json& doc) {
 
 Result<std::optional<JournalEntry>> read_journal(const std::filesystem::path& state_dir) {
   auto path = state_dir / kJournalFile;
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return std::optional<JournalEntry>();
-  K3S_ASSIGN(std::string text, fs::read_file(path, 1u << 20));
+  // Never through a symbolic link (refused, naming the file): the agent wrote this file itself.
+  K3S_ASSIGN(std::optional<std::string> content, fs::read_state_file(path, 1u << 20));
+  if (!content) return std::optional<JournalEntry>();
+  const std::string& text = *content;
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     return make_error(ErrorKind::kIo, path.string() + ": not a JSON object; it records signed transactions that may be "
@@ -294,9 +295,10 @@ Result<StakeState> StakeState::from_json(const json& doc) {
 
 Result<std::optional<StakeState>> read_stake_state(const std::filesystem::path& state_dir) {
   auto path = state_dir / kStakeStateFile;
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return std::optional<StakeState>();
-  K3S_ASSIGN(std::string text, fs::read_file(path, 1u << 20));
+  // Never through a symbolic link (refused, naming the file): the agent wrote this file itself.
+  K3S_ASSIGN(std::optional<std::string> content, fs::read_state_file(path, 1u << 20));
+  if (!content) return std::optional<StakeState>();
+  const std::string& text = *content;
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     // The chain is the source of truth; a broken state file is only a lost hint.

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "k3s_daas/fs.hpp"
+#include "k3s_daas/log.hpp"
 #include "k3s_daas/supervisor.hpp"
 
 namespace k3s_daas::supervisor::proc {
@@ -119,9 +120,14 @@ Status write_pid_file(const std::filesystem::path& path, pid_t pid) {
 }
 
 std::optional<pid_t> live_pid_from_file(const std::filesystem::path& path) {
-  auto content = fs::read_file(path, 4096);
-  if (!content.ok()) return std::nullopt;
-  std::istringstream in(*content);
+  // Never through a symbolic link: the pid file is the agent's own (a link is refused, named).
+  auto content = fs::read_state_file(path, 4096);
+  if (!content.ok()) {
+    K3S_LOG(kSupervisor, warn, "pid file not used: {}", content.error().message);
+    return std::nullopt;
+  }
+  if (!*content) return std::nullopt;
+  std::istringstream in(**content);
   long long pid = 0;
   unsigned long long start_time = 0;
   if (!(in >> pid >> start_time) || pid <= 1) return std::nullopt;

@@ -17,6 +17,7 @@
 #include "k3s_daas/daemon.hpp"
 #include "k3s_daas/fs.hpp"
 #include "k3s_daas/runtime.hpp"
+#include "k3s_daas/staking.hpp"
 #include "k3s_daas/supervisor.hpp"
 #include "support/support.hpp"
 
@@ -275,4 +276,89 @@ TEST_CASE("state_symlink: a pid file replaced by a link signals nobody and only 
   CHECK(errors.empty());
   CHECK(!stdfs::exists(stdfs::symlink_status(pid_file)));
   CHECK(slurp(outside / "pid") == std::to_string(bystander) + " 0\n");
+}
+
+// ---- issue 13: the readers of the agent's own state files refuse links ----
+
+TEST_CASE("state_symlink: the stake journal and stake state as links are refused, their targets not read") {
+  test::TempDir state;
+  test::TempDir outside;
+  // Readable targets: followed, these would read as "no pending transaction" and as a stake.
+  sui::StakeState planted;
+  planted.node_id = "planted";
+  planted.status = "active";
+  REQUIRE(sui::write_stake_state(outside.path(), planted).ok());
+  REQUIRE(sui::write_journal(outside.path(), std::nullopt).ok());
+  REQUIRE(sui::read_stake_state(outside.path()).ok());
+  REQUIRE((*sui::read_stake_state(outside.path()))->node_id == "planted");
+  REQUIRE(sui::read_journal(outside.path()).ok());
+  const std::string journal_before = slurp(outside / sui::kJournalFile);
+  const std::string stake_before = slurp(outside / sui::kStakeStateFile);
+  for (const char* name : {sui::kJournalFile, sui::kStakeStateFile}) {
+    REQUIRE(::symlink((outside / name).c_str(), (state / name).c_str()) == 0);
+  }
+  auto journal = sui::read_journal(state.path());
+  REQUIRE(!journal.ok());
+  CHECK(journal.error().message.find((state / sui::kJournalFile).string() + " is a symbolic link") != std::string::npos);
+  auto stake = sui::read_stake_state(state.path());
+  REQUIRE(!stake.ok());
+  CHECK(stake.error().message.find((state / sui::kStakeStateFile).string() + " is a symbolic link") != std::string::npos);
+  CHECK(slurp(outside / sui::kJournalFile) == journal_before);
+  CHECK(slurp(outside / sui::kStakeStateFile) == stake_before);
+  // The regular files themselves are read as before; missing ones are no error.
+  stdfs::remove(state / sui::kStakeStateFile);
+  CHECK(sui::read_stake_state(state.path()).ok());
+  CHECK(!(*sui::read_stake_state(state.path())).has_value());
+  stdfs::copy_file(outside / sui::kStakeStateFile, state / sui::kStakeStateFile);
+  CHECK((*sui::read_stake_state(state.path()))->node_id == "planted");
+}
+
+TEST_CASE("state_symlink: live_pid_from_file does not follow a link to a live process's pid file") {
+  test::TempDir state;
+  test::TempDir outside;
+  pid_t bystander = ::fork();
+  if (bystander == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  REQUIRE(bystander > 0);
+  spit(outside / "pid", std::to_string(bystander) + " 0\n", 0600);
+  REQUIRE(::symlink((outside / "pid").c_str(), (state / "k3s-agent.pid").c_str()) == 0);
+  auto through_link = supervisor::proc::live_pid_from_file(state / "k3s-agent.pid");
+  // Control: the same content in a regular file names the live process.
+  spit(state / "copy.pid", slurp(outside / "pid"), 0600);
+  auto direct = supervisor::proc::live_pid_from_file(state / "copy.pid");
+  ::kill(bystander, SIGKILL);
+  ::waitpid(bystander, nullptr, 0);
+  CHECK(!through_link.has_value());
+  REQUIRE(direct.has_value());
+  CHECK(*direct == bystander);
+  CHECK(stdfs::is_symlink(state / "k3s-agent.pid"));  // only read (refused), not removed here
+}
+
+TEST_CASE("state_symlink: start_k3s refuses a k3s token file that is a link, without reading the target") {
+  test::TempDir state;
+  test::TempDir outside;
+  spit(outside / "token", "K10secret-token-outside\n", 0600);
+  REQUIRE(::symlink((outside / "token").c_str(), (state / "k3s-token").c_str()) == 0);
+  config::Config c;
+  c.node_id = "worker-1";
+  c.state_dir = state.path().string();
+  auto options = runtime::node_options_from_config(c, "https://127.0.0.1:6443", state / "k3s-token");
+  supervisor::Supervisor supervisor;
+  auto node = runtime::WorkerNode::create(supervisor, options);
+  REQUIRE_MESSAGE(node.ok(), node.error().message);
+  auto started = (*node)->start_k3s();
+  REQUIRE(!started.ok());
+  CHECK(started.error().message.find("k3s token file " + (state / "k3s-token").string() + " is a symbolic link") !=
+        std::string::npos);
+  CHECK(started.error().message.find("K10secret") == std::string::npos);
+  CHECK(slurp(outside / "token") == "K10secret-token-outside\n");
+  CHECK(mode_of(outside / "token") == 0600);
+  // A regular token file goes past this check (an empty one is then refused as empty: read).
+  stdfs::remove(state / "k3s-token");
+  spit(state / "k3s-token", "\n", 0600);
+  auto empty = (*node)->start_k3s();
+  REQUIRE(!empty.ok());
+  CHECK(empty.error().message.find("is empty") != std::string::npos);
 }
