@@ -64,5 +64,9 @@ cmake --build build -j"$jobs" || { echo "test.sh: the build failed" >&2; exit 1;
 step "all tests"
 ctest --test-dir build --output-on-failure -j"$jobs" --no-tests=error
 ctest_status=$?
+# Every test's output (the agent's logs and the peers') must be free of keys and tokens.
+if ! bash scripts/scan-secrets.sh build/Testing/Temporary/LastTest.log; then
+  echo "test.sh: a secret appeared in the test logs" >&2; status=1
+fi
 if [ $ctest_status -ne 0 ]; then exit $ctest_status; fi
 exit $status
