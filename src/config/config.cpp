@@ -224,6 +224,13 @@ void cross_checks(const json& doc, const std::string& file, std::vector<std::str
     return v != nullptr && v->is_string() && !v->get<std::string>().empty();
   };
   if (set("master.attestation.enclave_config_object_id")) {
+    const json* transport = lookup(doc, "sui.transport");
+    if (transport != nullptr && transport->is_string() && transport->get<std::string>() == "jsonrpc" &&
+        !set("master.attestation.enclave_object_id")) {
+      problems.push_back(file + ": master.attestation.enclave_object_id: required with sui.transport \"jsonrpc\" "
+                                "(JSON-RPC cannot list the Enclave<T> objects by type; name the one to trust, or use "
+                                "the graphql transport to follow new registrations)");
+    }
     for (const char* key : {"master.attestation.enclave_package_id", "master.attestation.enclave_app_type"}) {
       if (!set(key)) {
         problems.push_back(file + ": " + key +

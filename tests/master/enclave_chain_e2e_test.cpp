@@ -106,6 +106,21 @@ TEST_CASE("enclave on chain: trusted, followed through a PCR update, and every l
   CHECK(shown["on_chain"]["trusted"] == true);
   CHECK(shown["on_chain"]["enclave_id"] == first_enclave);
 
+  MESSAGE("over JSON-RPC: the objects read with showBcs; the Enclave must be named (no listing by type)");
+  w.write_config({{"enclave_object_id", first_enclave}});
+  auto doc = nlohmann::json::parse(read_file(w.config_path));
+  doc["sui"]["transport"] = "jsonrpc";
+  doc["sui"]["rpc_urls"] = {w.sui.ready()["jsonrpc"]};
+  write_file(w.config_path, doc.dump(2), 0600);
+  trusted = w.attest();
+  REQUIRE_MESSAGE(trusted.ok(), trusted.error().message);
+  CHECK(trusted->on_chain->enclave_id == first_enclave);
+  doc["master"]["attestation"].erase("enclave_object_id");
+  write_file(w.config_path, doc.dump(2), 0600);
+  auto refused = config::load(w.config_path);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("enclave_object_id: required with sui.transport \"jsonrpc\"") != std::string::npos);
+
   MESSAGE("the configured PCRs must agree with the chain's too");
   w.write_config({{"pcr0", random_pcr('a')}, {"pcr1", w.master->pcr1}, {"pcr2", w.master->pcr2}});
   check_refused(w.attest(), "PCR0 is");  // the document check names the configured PCR first
