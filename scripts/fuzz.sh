@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz, clang, build dir build-fuzz) and runs each one.
 # Usage: scripts/fuzz.sh [--grow] [--no-build] [SECONDS] [TARGET...]
-#   SECONDS   per target (default: 150 / number of targets, so that a full run fuzzes <= 150 s)
+#   SECONDS   per target (default: 80 / number of targets, so that a full run fuzzes <= 80 s in CI)
 #   TARGET    run only these (names as in tests/fuzz/CMakeLists.txt, e.g. seal_token_fuzz)
 #   --grow    merge the new inputs that add coverage into tests/fuzz/corpus/<target> (-merge=1),
 #             keeping at most 200 files per target; without it the repository is never written
@@ -73,7 +73,7 @@ else
   targets=$(echo $all)
 fi
 count=$(wc -w <<<"$targets")
-[ -z "$seconds" ] && seconds=$(( 150 / $(wc -w <<<"$all") ))
+[ -z "$seconds" ] && seconds=$(( 80 / $(wc -w <<<"$all") ))
 [ "$seconds" -lt 1 ] && seconds=1
 
 if [ $build -eq 1 ]; then

@@ -6,7 +6,7 @@
 #   4. builds the project and runs every test with ctest (its summary line closes the output).
 # Exit status: ctest's for the full run, or the first failing stage's.
 # Options: --quick (skip 2 and 3), --sanitize (only 2), --fuzz-seconds N (per target; default:
-# scripts/fuzz.sh's, 150 s over all targets).
+# scripts/fuzz.sh's, 80 s over all targets).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
