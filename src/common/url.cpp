@@ -32,7 +32,23 @@ bool is_loopback_url(const std::string& url) {
     host = authority.substr(0, authority.find(':'));
   }
   std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8 as a dotted quad only: "127.evil.example" is a name that DNS may point anywhere.
+  if (host.rfind("127.", 0) != 0) return false;
+  int parts = 0;
+  std::size_t start = 0;
+  while (start <= host.size()) {
+    auto dot = host.find('.', start);
+    std::string part = host.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (part.empty() || part.size() > 3 || part.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(part) > 255) {
+      return false;
+    }
+    ++parts;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return parts == 4;
 }
 
 }  // namespace k3s_daas

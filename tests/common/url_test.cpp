@@ -26,5 +26,11 @@ TEST_CASE("is_loopback_url accepts 127.x, [::1] and localhost only, by the URL's
   CHECK_FALSE(is_loopback_url("http://127.0.0.1.evil.example@10.0.0.1/"));
   CHECK_FALSE(is_loopback_url("http://example.com/127.0.0.1"));
   CHECK_FALSE(is_loopback_url("127.0.0.1:9000"));  // no scheme
+  // Names that merely start like a loopback address are names, resolved by DNS.
+  CHECK_FALSE(is_loopback_url("http://127.evil.example/"));
+  CHECK_FALSE(is_loopback_url("http://127.0.0.1.nip.io:80/"));
+  CHECK_FALSE(is_loopback_url("http://127.0.0.256/"));
+  CHECK_FALSE(is_loopback_url("http://127.0.0/"));
+  CHECK_FALSE(is_loopback_url("http://127..0.1/"));
   CHECK_FALSE(is_loopback_url("http://localhost.example/"));
 }
