@@ -91,6 +91,9 @@ struct TypeTag {
 
   static Result<TypeTag> parse(std::string_view text);
   std::string to_string() const;
+  // The canonical text of a type (addresses in full), so that two spellings compare equal; a
+  // text that does not parse is returned unchanged (it then equals only itself).
+  static std::string canonical(std::string_view text);
   bool operator==(const TypeTag&) const = default;
 };
 

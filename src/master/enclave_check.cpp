@@ -19,12 +19,6 @@ Error rejected(const std::string& message) {
   return make_error(ErrorKind::kRejected, "on-chain enclave check: " + message);
 }
 
-// The canonical text of a Move type (addresses in full), so that spellings compare equal.
-std::string canonical_type(const std::string& type) {
-  auto tag = sui::TypeTag::parse(type);
-  return tag.ok() ? tag->to_string() : type;
-}
-
 template <typename T>
 Result<T> finish(sui::bcs::Reader& r, T value, const char* what) {
   if (!r.ok()) return make_error(ErrorKind::kProtocol, std::string(what) + " BCS: " + r.error());
@@ -104,8 +98,8 @@ class OnChainCheck {
 
   Result<sui::ObjectInfo> check_object(const sui::ObjectInfo& object, const std::string& type, const char* what) {
     const std::string id = object.ref.object_id.to_hex();
-    if (canonical_type(object.type) != type) {
-      return rejected(std::string(what) + " " + id + " has type " + canonical_type(object.type) + ", expected " + type);
+    if (const std::string actual = sui::TypeTag::canonical(object.type); actual != type) {
+      return rejected(std::string(what) + " " + id + " has type " + actual + ", expected " + type);
     }
     if (object.owner.kind != sui::Owner::Kind::kShared) {
       return rejected(std::string(what) + " " + id + " is not shared (" + object.owner.describe() + ")");
@@ -182,8 +176,8 @@ Result<std::function<Status(TrustedMaster&)>> on_chain_cross_check(const config:
     return make_error(ErrorKind::kConfig, "master.attestation.enclave_app_type: " + app.error().message);
   }
   const std::string prefix = a.enclave_package_id + "::enclave::";
-  settings.config_type = canonical_type(prefix + "EnclaveConfig<" + app->to_string() + ">");
-  settings.enclave_type = canonical_type(prefix + "Enclave<" + app->to_string() + ">");
+  settings.config_type = sui::TypeTag::canonical(prefix + "EnclaveConfig<" + app->to_string() + ">");
+  settings.enclave_type = sui::TypeTag::canonical(prefix + "Enclave<" + app->to_string() + ">");
   settings.local_pcrs = {a.pcr0, a.pcr1, a.pcr2};
   K3S_ASSIGN(auto chain, sui::make_chain_client(config.sui));
   auto check = std::make_shared<OnChainCheck>(std::move(settings), std::move(chain));

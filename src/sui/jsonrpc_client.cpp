@@ -11,11 +11,6 @@ namespace rpc = wire::jsonrpc;
 
 const json kTxOptions = {{"showEffects", true}, {"showEvents", true}, {"showObjectChanges", true}};
 
-std::string normalized_type(const std::string& type) {
-  auto tag = TypeTag::parse(type);
-  return tag.ok() ? tag->to_string() : type;
-}
-
 class JsonRpcClient final : public ChainClient {
  public:
   explicit JsonRpcClient(const ChainClientOptions& options) : pool_(options, "jsonrpc") {}
@@ -108,8 +103,8 @@ class JsonRpcClient final : public ChainClient {
     json params = {filter, cursor_json, std::clamp(limit, 1u, 50u), false};
     K3S_ASSIGN(EventPage page, call<EventPage>("suix_queryEvents", params, rpc::parse_events));
     if (sender) {
-      std::string wanted = normalized_type(event_type);
-      std::erase_if(page.events, [&](const ChainEvent& ev) { return normalized_type(ev.type) != wanted; });
+      std::string wanted = TypeTag::canonical(event_type);
+      std::erase_if(page.events, [&](const ChainEvent& ev) { return TypeTag::canonical(ev.type) != wanted; });
     }
     return page;
   }

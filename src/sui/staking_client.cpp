@@ -23,11 +23,6 @@ constexpr std::size_t kMaxGasObjects = 256;
 constexpr std::size_t kMaxMergedCoins = 700;
 constexpr int kMaxEventPages = 20;
 
-std::string normalize_type(const std::string& type) {
-  auto tag = TypeTag::parse(type);
-  return tag.ok() ? tag->to_string() : type;
-}
-
 
 void report(const Progress& progress, std::string_view step, const std::string& detail) {
   K3S_LOG(kSui, debug, "{}: {}", step, detail);
@@ -99,9 +94,9 @@ Result<StakeRecord> StakingClient::read_record(const Address& id) {
 Result<std::optional<StakeRecord>> StakingClient::record_from_transaction(const std::string& digest) {
   K3S_ASSIGN(auto tx, chain_.get_transaction(digest));
   if (!tx) return std::optional<StakeRecord>();
-  const std::string wanted = normalize_type(settings_.record_type());
+  const std::string wanted = TypeTag::canonical(settings_.record_type());
   for (const auto& created : tx->created) {
-    if (normalize_type(created.type) != wanted) continue;
+    if (TypeTag::canonical(created.type) != wanted) continue;
     K3S_ASSIGN(StakeRecord record, read_record(created.id));
     return std::optional<StakeRecord>(record);
   }
@@ -173,9 +168,9 @@ Result<TransactionResult> StakingClient::adopt(const JournalEntry& entry, const 
   // The transaction is final on chain. Record what it made before forgetting the journal entry,
   // so that a crash in between only leads to adopting it again.
   if (result.success && entry.kind == "stake") {
-    const std::string wanted = normalize_type(settings_.record_type());
+    const std::string wanted = TypeTag::canonical(settings_.record_type());
     for (const auto& created : result.created) {
-      if (normalize_type(created.type) != wanted) continue;
+      if (TypeTag::canonical(created.type) != wanted) continue;
       StakeRecord record;
       auto read = read_record(created.id);
       if (read.ok()) {

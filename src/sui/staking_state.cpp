@@ -21,11 +21,6 @@ namespace {
 
 constexpr int kStateVersion = 1;
 
-std::string normalize_type(const std::string& type) {
-  auto tag = TypeTag::parse(type);
-  return tag.ok() ? tag->to_string() : type;
-}
-
 json ref_to_json(const ObjectRef& ref) {
   return {{"object_id", ref.object_id.to_hex()}, {"version", ref.version}, {"digest", ref.digest_base58()}};
 }
@@ -103,7 +98,7 @@ Result<StakeRecord> StakeRecord::from_object(const ObjectInfo& object, const std
   auto bad = [&](const std::string& why) {
     return make_error(ErrorKind::kProtocol, "object " + object.ref.object_id.to_hex() + " is not a usable StakeRecord: " + why);
   };
-  if (!expected_type.empty() && normalize_type(object.type) != normalize_type(expected_type)) {
+  if (!expected_type.empty() && TypeTag::canonical(object.type) != TypeTag::canonical(expected_type)) {
     return bad("its type is " + wire::detail::snippet(object.type) + ", expected " + expected_type);
   }
   if (object.owner.kind != Owner::Kind::kShared) return bad("it is not a shared object (" + object.owner.describe() + ")");

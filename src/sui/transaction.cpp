@@ -369,6 +369,11 @@ Result<TypeTag> TypeTag::parse(std::string_view text) {
   return std::move(*tag);
 }
 
+std::string TypeTag::canonical(std::string_view text) {
+  auto tag = parse(text);
+  return tag.ok() ? tag->to_string() : std::string(text);
+}
+
 std::string TypeTag::to_string() const {
   switch (kind) {
     case Kind::kBool: return "bool";

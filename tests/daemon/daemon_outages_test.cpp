@@ -17,24 +17,6 @@ using namespace k3s_daas::test;
 
 namespace {
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Counts the status-file rewrites seen over `rounds` periods of 1.1 s.
-int fresh_status_rewrites(DaemonWorld& world, int rounds) {
-  std::int64_t previous = world.runtime_status().value("updated_at_ms", std::int64_t{0});
-  int fresh = 0;
-  for (int i = 0; i < rounds; ++i) {
-    std::this_thread::sleep_for(1100ms);
-    const auto now = world.runtime_status().value("updated_at_ms", std::int64_t{0});
-    if (now > previous) ++fresh;
-    previous = now;
-  }
-  return fresh;
-}
-
 std::string port_of(const std::string& url) { return url.substr(url.rfind(':') + 1); }
 
 }  // namespace
@@ -53,7 +35,7 @@ TEST_CASE("daemon_outages: a hung chain stalls neither the loop nor the heartbea
   MESSAGE("Sui stand-in: every StakeRecord read by the agent is accepted and never answered");
   admin_post(world.sui_admin + "/fault", {{"kind", "hang"}, {"count", -1}, {"method", "query Object"}});
   const int beats_before = world.heartbeats();
-  CHECK(fresh_status_rewrites(world, 8) == 8);  // 8.8 s: two 3 s request timeouts and more
+  CHECK(world.status_rewrites(8) == 8);  // 8.8 s: two 3 s request timeouts and more
   const int beats_during = world.heartbeats() - beats_before;
   MESSAGE(beats_during << " heartbeats (interval 1 s) in 8.8 s of a hung chain");
   CHECK(beats_during >= 6);
@@ -66,15 +48,7 @@ TEST_CASE("daemon_outages: a hung chain stalls neither the loop nor the heartbea
   MESSAGE("the chain answers again: the watch resumes, then a slash is acted on in time");
   admin_post(world.sui_admin + "/clear-faults", nlohmann::json::object());
   REQUIRE(wait_until([&] { return world.runtime_status()["chain"].value("failing", true) == false; }, 70s));
-  const auto slashed_at = wall_ms();
-  admin_post(world.sui_admin + "/slash", {{"node_id", "worker-1"}, {"all", true}, {"reason", "test"}});
-  auto code = daemon->wait(40s);
-  REQUIRE(code.has_value());
-  CHECK(*code == 79);
-  auto marker = daemon::read_slash_marker(world.state);
-  REQUIRE(marker.ok());
-  REQUIRE(marker->has_value());
-  const auto detection_ms = (*marker)->detected_at_ms - slashed_at;
+  const auto detection_ms = world.slash_and_wait_exit(*daemon);
   MESSAGE("slash detected " << detection_ms << " ms after it landed (poll " << poll_ms << " ms)");
   CHECK(detection_ms <= poll_ms + 1000);
 }
@@ -95,7 +69,7 @@ TEST_CASE("daemon_outages: master gone for long, then back as a new process; der
   const std::string port = port_of(world.master->url), admin_port = port_of(world.master->admin);
   const std::string old_pcrs[3] = {world.master->pcr0, world.master->pcr1, world.master->pcr2};
   world.master.reset();
-  CHECK(fresh_status_rewrites(world, 14) >= 13);
+  CHECK(world.status_rewrites(14) >= 13);
   auto away = world.runtime_status();
   CHECK(away.value("state", "") == "running");
   CHECK(away["k3s"]["pid"] == k3s_pid);

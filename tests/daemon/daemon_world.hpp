@@ -153,6 +153,36 @@ struct DaemonWorld {
     return doc.is_object() ? doc : nlohmann::json::object();
   }
 
+  // How many times the status file was rewritten over `rounds` periods of 1.1 s (the loop
+  // rewrites it every second while it turns).
+  int status_rewrites(int rounds) const {
+    std::int64_t previous = runtime_status().value("updated_at_ms", std::int64_t{0});
+    int fresh = 0;
+    for (int i = 0; i < rounds; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+      const auto now = runtime_status().value("updated_at_ms", std::int64_t{0});
+      if (now > previous) ++fresh;
+      previous = now;
+    }
+    return fresh;
+  }
+
+  // Slashes worker-1's whole stake on chain, waits for the daemon to exit 79 and returns how long
+  // after the slash landed the agent detected it (from the slashed marker it wrote).
+  std::int64_t slash_and_wait_exit(ChildProgram& daemon) const {
+    const auto slashed_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+    admin_post(sui_admin + "/slash", {{"node_id", "worker-1"}, {"all", true}, {"reason", "test"}});
+    auto code = daemon.wait(std::chrono::seconds(40));
+    REQUIRE(code.has_value());
+    CHECK(*code == 79);
+    auto marker = daemon::read_slash_marker(state);
+    REQUIRE(marker.ok());
+    REQUIRE(marker->has_value());
+    CHECK_FALSE((*marker)->tx_digest.empty());  // the transaction that wrote the slashed version
+    return (*marker)->detected_at_ms - slashed_at;
+  }
+
   // Waits until the daemon reports k3s (the fake-k3s stand-in) running and the master counted
   // at least `beats` heartbeats.
   bool wait_running(int beats, std::chrono::milliseconds timeout = std::chrono::seconds(45)) {
