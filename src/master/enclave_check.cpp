@@ -73,7 +73,9 @@ class OnChainCheck {
     if (enclave.config_version != config.version) {
       return rejected("config_version differs: Enclave " + enclave.id + " was registered under EnclaveConfig version " +
                       std::to_string(enclave.config_version) + ", EnclaveConfig " + settings_.config_id +
-                      " is at version " + std::to_string(config.version) + " (an enclave registered before update_pcrs)");
+                      " is at version " + std::to_string(config.version) +
+                      " (an enclave registered before update_pcrs: the master's operator must register this key "
+                      "again with register_enclave, or the master runs an image the chain no longer approves)");
     }
     trusted.on_chain = OnChainTrust{settings_.config_id, config.version, enclave.id, settings_.enclave_type};
     K3S_LOG(kMaster, info, "enclave key {} is registered on chain: Enclave {} of EnclaveConfig {} version {}",
