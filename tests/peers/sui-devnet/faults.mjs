@@ -33,6 +33,9 @@ export class Faults {
 		const port = spec.port == null ? null : Number(spec.port);
 		const ms = spec.ms == null ? (kind === 'latency' ? 1000 : 0) : Number(spec.ms);
 		if (!Number.isFinite(ms) || ms < 0) throw new Error('ms must be a non-negative number');
+		// `after: K` lets the first K matching requests through untouched (0: the first one fires).
+		const after = spec.after == null ? 0 : Number(spec.after);
+		if (!Number.isInteger(after) || after < 0) throw new Error('after must be a non-negative integer');
 		const f = {
 			id: this.nextId++,
 			kind,
@@ -41,6 +44,8 @@ export class Faults {
 			port,
 			ms,
 			method: spec.method == null ? null : String(spec.method),
+			after,
+			skipped: 0,
 			hits: 0,
 		};
 		this.list.push(f);
@@ -60,10 +65,21 @@ export class Faults {
 		return true;
 	}
 
-	/** Finds the first armed fault of one of `kinds` that matches `req`, and consumes one use. */
+	/**
+	 * Finds the first armed fault of one of `kinds` that matches `req`, and consumes one use. A
+	 * matching fault that still has requests to let through (`after`) counts this one as skipped
+	 * and lets the search go on to the next fault.
+	 */
 	take(kinds, req) {
 		const ks = Array.isArray(kinds) ? kinds : [kinds];
-		const f = this.list.find((x) => ks.includes(x.kind) && x.remaining !== 0 && this.matches(x, req));
+		const f = this.list.find((x) => {
+			if (!ks.includes(x.kind) || x.remaining === 0 || !this.matches(x, req)) return false;
+			if (x.skipped < x.after) {
+				x.skipped++;
+				return false;
+			}
+			return true;
+		});
 		if (!f) return null;
 		f.hits++;
 		if (f.remaining > 0) f.remaining--;
