@@ -52,10 +52,14 @@ export class Faults {
 		return f;
 	}
 
-	clear() {
+	/** Disarms every fault, or only those with this `id` and/or on this `port`; returns how many. */
+	clear(filter = {}) {
+		const id = filter?.id == null ? null : Number(filter.id);
+		const port = filter?.port == null ? null : Number(filter.port);
+		const keep = (f) => (id != null && f.id !== id) || (port != null && f.port !== port);
 		const n = this.list.length;
-		this.list = [];
-		return n;
+		this.list = this.list.filter(keep);
+		return n - this.list.length;
 	}
 
 	matches(f, req) {

@@ -398,7 +398,7 @@ class Server {
 				case '/enclave/destroy':
 					return await this.onEnclave(res, sub, body);
 				case '/clear-faults':
-					return send(res, 200, { cleared: this.faults.clear() });
+					return send(res, 200, { cleared: this.faults.clear(body) });
 				default:
 					return send(res, 404, { error: `no admin route ${req.method} ${sub}` });
 			}

@@ -65,3 +65,15 @@ test('after must be a non-negative integer', async () => {
 	}
 	assert.equal((await admin(info, '/faults')).faults.length, 0);
 });
+
+test('clear-faults by id or port leaves the other faults armed', async () => {
+	const a = (await fault({ kind: 'http500', port: 1 })).fault;
+	const b = (await fault({ kind: 'http500', port: 2 })).fault;
+	const c = (await fault({ kind: 'http429', port: 2 })).fault;
+	assert.equal((await admin(info, '/clear-faults', { id: a.id })).cleared, 1);
+	assert.deepEqual((await admin(info, '/faults')).faults.map((f) => f.id), [b.id, c.id]);
+	assert.equal((await admin(info, '/clear-faults', { port: 2 })).cleared, 2);
+	assert.equal((await admin(info, '/faults')).faults.length, 0);
+	await fault({ kind: 'reset', port: 3 });
+	assert.equal((await admin(info, '/clear-faults', {})).cleared, 1, 'an empty body still clears all');
+});
