@@ -109,7 +109,8 @@ struct Daemon {
   std::int64_t last_heartbeat_ok_ms = 0;  // wall clock
   std::uint64_t heartbeats_ok = 0;
   std::uint64_t heartbeat_failures = 0;
-  std::uint64_t chain_failures = 0;
+  std::uint64_t chain_failures = 0;          // StakeRecord checks that failed (after retries)
+  std::uint64_t chain_request_failures = 0;  // failed chain requests (endpoint health), as last synced
   std::optional<Backoff> chain_backoff;  // set while the chain fails: polls are spaced out
   std::uint64_t partial_slashes = 0;
   std::string last_command;

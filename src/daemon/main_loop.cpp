@@ -42,12 +42,26 @@ std::int64_t jittered(std::int64_t interval_ms) {
 void count_chain_failure(Daemon& d, const std::string& what, const Error& error) {
   ++d.chain_failures;
   d.last_error = what + ": " + error.message;
-  d.metrics->handles().chain_requests_failed->Increment();
   if (!d.chain_backoff) d.chain_backoff.emplace(milliseconds(poll_ms(d)), d.limits.record_read_max);
   const auto delay = std::clamp<std::int64_t>(d.chain_backoff->next().count(), poll_ms(d),
                                               std::max<std::int64_t>(poll_ms(d), d.limits.record_read_max.count()));
   d.next_watch_ms = monotonic_ms() + delay;
   K3S_LOG(kDaemon, warn, "{} failed (not a slash; next check in {} ms): {}", what, delay, error.message);
+}
+
+// Every failed chain request, each attempt on each endpoint, from the chain client's endpoint
+// health: one the client's retry or fail-over absorbed is counted too, so a flaky endpoint shows
+// in /metrics while the checks still succeed. `total` is read on the chain lane.
+void sync_chain_request_failures(Daemon& d, std::uint64_t total) {
+  if (total <= d.chain_request_failures) return;
+  d.metrics->handles().chain_requests_failed->Increment(static_cast<double>(total - d.chain_request_failures));
+  d.chain_request_failures = total;
+}
+
+std::uint64_t request_failures(const sui::ChainClient& chain) {
+  std::uint64_t total = 0;
+  for (const auto& endpoint : chain.health()) total += endpoint.failures;
+  return total;
 }
 
 void chain_ok(Daemon& d) {
@@ -111,10 +125,13 @@ void start_watch(Daemon& d) {
     auto version = chain->get_object_version(id);
     std::optional<Result<sui::StakeRecord>> record;
     if (version.ok() && *version && (forced || (*version)->ref.version != known)) record = staking->read_record(id);
-    return [&d, version = std::move(version), record = std::move(record), why]() {
+    const auto failed_requests = request_failures(*chain);
+    return [&d, version = std::move(version), record = std::move(record), why, failed_requests]() {
       if (d.loop_end != LoopEnd::kNone) return;
+      sync_chain_request_failures(d, failed_requests);
       if (!version.ok()) return count_chain_failure(d, "checking the StakeRecord version", version.error());
       if (!*version) {
+        d.metrics->handles().chain_requests_failed->Increment();  // an answer without the record
         return count_chain_failure(d, "checking the StakeRecord",
                                    make_error(ErrorKind::kNotFound, "StakeRecord " + d.record->id.to_hex() +
                                                                         " is not on the chain (endpoint behind?)"));
@@ -431,6 +448,7 @@ void Daemon::write_status(const std::string& state) {
   doc["chain"] = {{"checks", watch_checks},
                   {"record_reads", record_reads},
                   {"last_ok_ms", last_watch_ok_ms},
+                  {"failed_requests", chain_request_failures},
                   {"failing", chain_backoff.has_value()}};
   if (registration) {
     doc["master"] = {{"registered", true},
