@@ -48,6 +48,16 @@ struct DaemonWorld {
   // on_chain_trust: the master registers its key in Nautilus objects on the Sui stand-in and the
   // worker's config roots its trust there (protocol.md 3.1) instead of pinning PCRs.
   explicit DaemonWorld(unsigned poll_interval_ms = 300, bool on_chain_trust = false) {
+    set_up(poll_interval_ms, on_chain_trust);
+  }
+  // The Sui stand-in started with extra arguments (e.g. {"--extra-ports", "1"}: more than one
+  // endpoint of the same chain, for sui.rpc_urls fail-over).
+  DaemonWorld(const std::vector<std::string>& sui_args, unsigned poll_interval_ms)
+      : sui(start_sui_devnet(sui_args)) {
+    set_up(poll_interval_ms, false);
+  }
+
+  void set_up(unsigned poll_interval_ms, bool on_chain_trust) {
     const auto& chain = sui.ready();
     std::vector<std::string> master_args = {
         "--sui-graphql", chain["graphql"].get<std::string>(), "--package-id", chain["package_id"].get<std::string>(),
@@ -131,6 +141,15 @@ struct DaemonWorld {
     ::setenv("K3S_DAAS_TEST_MODE", "1", 1);
     return std::make_unique<ChildProgram>(
         std::vector<std::string>{agent_binary().string(), "--config", config_path.string(), "run"});
+  }
+
+  // The daemon as a child of the test with its stdout and stderr appended to `log` (the shell
+  // execs the agent: the child's pid is the daemon's).
+  std::unique_ptr<ChildProgram> start_daemon_logged(const std::filesystem::path& log) {
+    ::setenv("K3S_DAAS_TEST_MODE", "1", 1);
+    return std::make_unique<ChildProgram>(std::vector<std::string>{
+        "/bin/sh", "-c", "exec \"$0\" --config \"$1\" run >>\"$2\" 2>&1", agent_binary().string(),
+        config_path.string(), log.string()});
   }
 
   nlohmann::json node_state() const {
