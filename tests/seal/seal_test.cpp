@@ -193,7 +193,9 @@ TEST_CASE("tampering with any field, the signature or the prefix is rejected") {
       {"sealv1." + base64url_encode(Bytes{1, 2, 3}) + "." + base64url_encode(t.signature), Reason::kPayload},
       {std::string(kPrefix) + std::string(5000, 'A') + ".AA", Reason::kEncoding},
   };
-  for (const auto& [text, expected] : strings) {
+  for (const auto& entry : strings) {  // not a structured binding: clang 14 cannot capture one
+    const auto& text = entry.first;
+    const auto& expected = entry.second;
     CAPTURE(text.substr(0, 40));
     CHECK(rejection_of(text) == expected);
   }
