@@ -93,6 +93,11 @@ supervisor::Limits supervisor_limits(const Daemon& d) {
   if (d.test_mode) {
     limits.kill_timeout = std::chrono::seconds(2);
     limits.restart_initial_delay = std::chrono::milliseconds(200);
+    // The restart backoff compressed (200 ms doubling to 400 ms, a good run of 10 s resets it;
+    // production: 1 s doubling to 5 min, reset after 10 min) so that a soak of hundreds of kills
+    // fits in a test's minutes and still shows the cap.
+    limits.restart_max_delay = std::chrono::milliseconds(400);
+    limits.restart_reset_after = std::chrono::seconds(10);
     limits.teardown_task_exit_timeout = std::chrono::seconds(5);
     limits.teardown_process_exit_timeout = std::chrono::seconds(5);
     limits.runtime_ready_timeout = std::chrono::seconds(30);
@@ -144,13 +149,13 @@ std::uint64_t read_sequence_floor(const std::filesystem::path& state_dir) {
     return 0;
   }
   if (!*text) return 0;
-  auto doc = nlohmann::json::parse(**text, nullptr, false);
-  if (!doc.is_object() || !doc.contains("floor") || !doc["floor"].is_number_unsigned()) {
-    K3S_LOG(kDaemon, warn, "{}: unreadable, ignored (heartbeat numbers still follow the clock)",
-            (state_dir / kSequenceFile).string());
+  auto floor = parse_sequence_floor(**text);
+  if (!floor.ok()) {
+    K3S_LOG(kDaemon, warn, "{}: {}; ignored (heartbeat numbers still follow the clock)",
+            (state_dir / kSequenceFile).string(), floor.error().message);
     return 0;
   }
-  return doc["floor"].get<std::uint64_t>();
+  return *floor;
 }
 
 // ---------------------------------------------------------------- stages
