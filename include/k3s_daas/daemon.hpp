@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -48,6 +49,24 @@ inline constexpr const char* kLegacySlashCursorFile = "slash-cursor.json";
 // inside the configured folders (no /var/lib/kubelet, /run/k3s, kubepods cgroups) and shortens
 // the supervisor's stop and teardown limits. Never set it on a real node.
 inline constexpr const char* kTestModeEnv = "K3S_DAAS_TEST_MODE";
+
+// <state_dir>/heartbeat-seq.json: {"floor": N}, the heartbeat numbers an earlier run reserved
+// (the next run numbers above N, so the master never sees a number twice).
+inline constexpr const char* kSequenceFile = "heartbeat-seq.json";
+// The floor in that file's text; an error (naming what was expected) when it is not
+// {"floor": <unsigned integer>}.
+Result<std::uint64_t> parse_sequence_floor(std::string_view text);
+
+// The daemon's view as `k3s-daas status` shows it: `doc` for --json, `text` for people.
+struct StatusView {
+  nlohmann::json doc;
+  std::string text;
+};
+// From the text of runtime-status.json (`path` only names it in messages). Never throws: fields of
+// the wrong type are shown as they are, never trusted as what they should be.
+StatusView describe_runtime_status(std::string_view file_text, const std::filesystem::path& path);
+// Reads <state_dir>/runtime-status.json (never through a symbolic link): absent = not running.
+StatusView read_runtime_status(const std::filesystem::path& state_dir);
 
 struct RunOptions {
   std::filesystem::path config_path;

@@ -181,6 +181,13 @@ struct HeartbeatReport {
   std::uint32_t running_containers = 0;
 };
 
+// The master's answer to GET /get_attestation: {"attestation": "<hex>"} -> the document's bytes
+// (at most 2 * attestation::kMaxDocumentBytes hex digits). An error names what was wrong.
+Result<Bytes> parse_attestation_answer(std::string_view body);
+// A master's error answer ({"error": "..."} or any text) as one short line for logs and error
+// messages: at most 300 bytes (then "..."), control characters blanked, secrets redacted.
+std::string error_answer_text(std::string_view body);
+
 // Request bodies of section 4 (exposed for tests).
 nlohmann::json register_body(const std::string& node_id, const std::string& seal_token, const Bytes& nonce,
                              const std::string& agent_version, const NodeInfo& node);

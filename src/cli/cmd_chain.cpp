@@ -5,13 +5,12 @@
 
 #include "context.hpp"
 #include "k3s_daas/crypto.hpp"
-#include "k3s_daas/fs.hpp"
+#include "k3s_daas/daemon.hpp"
 #include "k3s_daas/staking.hpp"
 
 namespace k3s_daas::cli {
 namespace {
 
-inline constexpr const char* kRuntimeStatusFile = "runtime-status.json";
 using sui::format_mist;
 
 struct ChainOptions {
@@ -119,41 +118,12 @@ int run_unstake(Context& ctx, const ChainOptions& o) {
   return exit_code::kOk;
 }
 
-// The daemon's view, from its runtime status file (absent: not running).
-std::pair<nlohmann::json, std::string> daemon_status(const std::filesystem::path& state_dir) {
-  auto path = state_dir / kRuntimeStatusFile;
-  auto text = fs::read_state_file(path, 1u << 20);  // never through a symbolic link
-  if (!text.ok()) return {{{"running", nullptr}, {"error", text.error().message}}, "daemon: " + text.error().message + "\n"};
-  if (!*text) return {{{"running", false}}, "daemon: not running\n"};
-  auto doc = nlohmann::json::parse(**text, nullptr, false);
-  if (doc.is_discarded()) return {{{"running", nullptr}, {"error", "unreadable " + path.string()}}, "daemon: unreadable " + path.string() + "\n"};
-  std::string out = "daemon:\n";
-  // Which master the node trusts, and on what grounds.
-  const auto master = doc.is_object() ? doc.value("master", nlohmann::json::object()) : nlohmann::json::object();
-  if (master.is_object() && master.contains("enclave_key")) {
-    out += "  trusted enclave: key " + master.value("enclave_key", std::string()) + "\n";
-    const auto on_chain = master.value("on_chain", nlohmann::json());
-    if (on_chain.is_object()) {
-      out += "    on chain: Enclave " + on_chain.value("enclave_id", std::string()) + " of EnclaveConfig " +
-             on_chain.value("enclave_config_id", std::string()) + " version " +
-             std::to_string(on_chain.value("config_version", std::uint64_t{0})) + "\n";
-    } else {
-      out += "    by the PCRs pinned in the config (no on-chain root configured)\n";
-    }
-  }
-  if (doc.is_object()) {
-    for (const auto& [k, v] : doc.items()) out += "  " + k + ": " + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
-  } else {
-    out += "  " + doc.dump() + "\n";
-  }
-  return {doc, out};
-}
-
 int run_status(Context& ctx) {
   auto config = ctx.load_config();
   if (!config.ok()) return ctx.fail(config.error());
-  auto [daemon_json, daemon_text] = daemon_status(config->state_dir);
-  nlohmann::json doc = {{"node_id", config->node_id}, {"daemon", daemon_json}};
+  const auto daemon = daemon::read_runtime_status(config->state_dir);  // the running daemon's view
+  const std::string& daemon_text = daemon.text;
+  nlohmann::json doc = {{"node_id", config->node_id}, {"daemon", daemon.doc}};
   std::string text = "node: " + config->node_id + "\n";
   auto finish_with_error = [&](const Error& error) {
     doc["error"] = error.message;

@@ -146,7 +146,6 @@ int main_loop(Daemon& d);
 // transaction that wrote the slashed record version (record.last_tx).
 void slashed(Daemon& d, const sui::StakeRecord& record, const std::string& why);
 // <state_dir> files of the loop (atomic writes).
-inline constexpr const char* kSequenceFile = "heartbeat-seq.json";
 inline constexpr const char* kDrainedFile = "drained";
 inline constexpr const char* kLockFile = "run.lock";
 void persist_drained(Daemon& d, bool drained);

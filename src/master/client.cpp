@@ -34,20 +34,6 @@ Result<Bytes> random_bytes(std::size_t n) {
   return out;
 }
 
-// A short, redacted text of a master's error answer.
-std::string answer_text(const std::string& body) {
-  std::string text = body;
-  json doc = json::parse(body, nullptr, false);
-  if (!doc.is_discarded() && doc.is_object() && doc.contains("error") && doc["error"].is_string()) {
-    text = doc["error"].get<std::string>();
-  }
-  if (text.size() > kMaxErrorTextBytes) text = text.substr(0, kMaxErrorTextBytes) + "...";
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return log::redact(text);
-}
-
 // One attempt's outcome: retry it or not.
 template <typename T>
 struct Attempt {
@@ -56,6 +42,30 @@ struct Attempt {
 };
 
 }  // namespace
+
+Result<Bytes> parse_attestation_answer(std::string_view body) {
+  json doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("attestation") || !doc["attestation"].is_string() ||
+      doc["attestation"].get_ref<const std::string&>().size() > 2 * attestation::kMaxDocumentBytes) {
+    return make_error(ErrorKind::kProtocol, "master attestation: the answer is not {\"attestation\": \"<hex>\"}");
+  }
+  auto bytes = hex_decode(doc["attestation"].get_ref<const std::string&>());
+  if (!bytes) return make_error(ErrorKind::kProtocol, "master attestation: the document is not hex");
+  return std::move(*bytes);
+}
+
+std::string error_answer_text(std::string_view body) {
+  std::string text(body);
+  json doc = json::parse(body, nullptr, false);
+  if (!doc.is_discarded() && doc.is_object() && doc.contains("error") && doc["error"].is_string()) {
+    text = doc["error"].get<std::string>();
+  }
+  if (text.size() > kMaxErrorTextBytes) text = text.substr(0, kMaxErrorTextBytes) + "...";
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return log::redact(text);
+}
 
 nlohmann::json register_body(const std::string& node_id, const std::string& seal_token, const Bytes& nonce,
                              const std::string& agent_version, const NodeInfo& node) {
@@ -174,7 +184,7 @@ struct MasterClient::Impl {
     const auto& r = response.value();
     if (r.status == 200) return {r.body, false};
     ++counters.http_errors;
-    std::string text = "master " + std::string(what) + ": HTTP " + std::to_string(r.status) + ": " + answer_text(r.body);
+    std::string text = "master " + std::string(what) + ": HTTP " + std::to_string(r.status) + ": " + error_answer_text(r.body);
     if (r.status >= 500 || r.status == 429 || r.status == 408) {
       return {make_error(ErrorKind::kNetwork, text), true};
     }
@@ -300,16 +310,10 @@ Result<TrustedMaster> MasterClient::attest() {
     request.headers = {{"Accept", "application/json"}};
     auto answer = s.exchange("attestation", request);
     if (!answer.result.ok()) return {answer.result.error(), answer.retryable};
-    json doc = json::parse(answer.result.value(), nullptr, false);
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("attestation") || !doc["attestation"].is_string() ||
-        doc["attestation"].get_ref<const std::string&>().size() > 2 * attestation::kMaxDocumentBytes) {
+    auto bytes = parse_attestation_answer(answer.result.value());
+    if (!bytes.ok()) {
       ++s.counters.attestations_rejected;
-      return {make_error(ErrorKind::kProtocol, "master attestation: the answer is not {\"attestation\": \"<hex>\"}"), true};
-    }
-    auto bytes = hex_decode(doc["attestation"].get_ref<const std::string&>());
-    if (!bytes) {
-      ++s.counters.attestations_rejected;
-      return {make_error(ErrorKind::kProtocol, "master attestation: the document is not hex"), true};
+      return {bytes.error(), true};
     }
     attestation::Policy policy = s.options.attestation;
     policy.now_ms = 0;  // the real clock

@@ -347,3 +347,24 @@ TEST_CASE("random mutations of a signed answer are never accepted and never cras
   }
   MESSAGE(accepted << " of 20000 mutated bodies were accepted (each equal as JSON to the original)");
 }
+
+TEST_CASE("answers outside the envelope: {\"attestation\": hex} and error texts") {
+  auto bytes = parse_attestation_answer(R"({"attestation": "8444a10138"})");
+  REQUIRE(bytes.ok());
+  CHECK(*bytes == Bytes{0x84, 0x44, 0xa1, 0x01, 0x38});
+  for (const char* bad : {"", "[]", R"({"attestation": 5})", R"({"attestation": "zz"})", R"({"document": "00"})"}) {
+    CAPTURE(bad);
+    auto refused = parse_attestation_answer(bad);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().kind == ErrorKind::kProtocol);
+    CHECK(refused.error().message.find("master attestation") != std::string::npos);
+  }
+  // Longer than two documents' worth of hex: refused before decoding.
+  CHECK_FALSE(parse_attestation_answer(json{{"attestation", std::string(2 * attestation::kMaxDocumentBytes + 2, 'a')}}.dump()).ok());
+
+  CHECK(error_answer_text(R"({"error": "node worker-1 is not staked"})") == "node worker-1 is not staked");
+  CHECK(error_answer_text("line one\r\nline two\x7f") == "line one  line two ");
+  CHECK(error_answer_text(R"({"error": 42})") == R"({"error": 42})");  // not a string: shown as sent
+  const std::string longest = error_answer_text(std::string(5000, 'x'));
+  CHECK(longest == std::string(300, 'x') + "...");
+}
