@@ -40,6 +40,10 @@ struct Handles {
   prometheus::Counter* runtime_restarts = nullptr;
   prometheus::Gauge* running_containers = nullptr;
   prometheus::Gauge* crash_loop = nullptr;              // 1 while a child is in crash-loop
+  // the host
+  prometheus::Counter* state_write_failures = nullptr;   // writes into state_dir that failed
+  prometheus::Counter* clock_steps = nullptr;            // wall-clock steps seen against the monotonic clock
+  prometheus::Counter* config_reload_failures = nullptr; // SIGHUP reloads refused (the running config stays)
 };
 
 class Metrics {

@@ -49,6 +49,12 @@ constexpr Family<prometheus::Counter> kCounters[] = {
      "Master answers rejected: bad signature, wrong intent, stale, replayed, wrong echo"},
     {&Handles::k3s_restarts, "k3s_daas_k3s_restarts_total", "Restarts of the k3s agent"},
     {&Handles::runtime_restarts, "k3s_daas_runtime_restarts_total", "Restarts of the container runtime"},
+    {&Handles::state_write_failures, "k3s_daas_state_write_failures_total",
+     "Writes into state_dir that failed (read-only or full file system); the node keeps running"},
+    {&Handles::clock_steps, "k3s_daas_clock_steps_total",
+     "Steps of the wall clock of more than 2 s, seen against the monotonic clock"},
+    {&Handles::config_reload_failures, "k3s_daas_config_reload_failures_total",
+     "Config reloads (SIGHUP) refused because the file on disk is not valid; the running config stays"},
 };
 
 template <typename Metric, typename Builder, std::size_t N>
