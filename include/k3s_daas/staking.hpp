@@ -73,6 +73,8 @@ struct StakingSettings {
   std::filesystem::path state_dir;
   std::string stake_function = "stake_for_node";
   std::string withdraw_function = "withdraw_stake";
+  // How long after `stake` wrote stake.json a record it names may still be unknown to a lagging
+  // indexer (find_record asks again meanwhile, 200 ms apart, instead of searching elsewhere).
   std::chrono::milliseconds indexer_wait{30000};
 
   static Result<StakingSettings> from_config(const config::Config& config);
@@ -169,11 +171,14 @@ class StakingClient {
   const StakingSettings& settings() const { return settings_; }
 
  private:
-  Result<SharedObjectRef> shared_ref(const Address& id, const std::string& what);
-  // The largest coins first: up to Sui's 256 gas payment objects, then (when `merged` is given)
-  // up to 700 more that the transaction merges into the gas coin.
-  Result<GasData> select_gas(std::uint64_t needed_besides_gas, std::uint64_t price,
+  // Of `coins`, the largest first: up to Sui's 256 gas payment objects, then (when `merged` is
+  // given) up to 700 more that the transaction merges into the gas coin.
+  Result<GasData> select_gas(std::vector<Coin> coins, std::uint64_t needed_besides_gas, std::uint64_t price,
                              std::vector<ObjectRef>* merged = nullptr);
+  // The object stake.json names, asked again while a lagging indexer may not serve it yet.
+  Result<std::optional<ObjectInfo>> read_named_record(const Address& id);
+  // Step 3 of find_record: this address's StakeEvents of this node (first page given or read).
+  Result<std::optional<StakeRecord>> record_from_events(std::optional<EventPage> first_page);
   Result<TransactionResult> submit(JournalEntry entry, const Progress& progress);
   Result<std::optional<StakeRecord>> record_from_transaction(const std::string& digest);
   Status remember(const StakeRecord& record, const std::string& digest);
@@ -183,6 +188,8 @@ class StakingClient {
   const crypto::Ed25519Keypair& key_;
   StakingSettings settings_;
   std::optional<StakeRecord> adopted_record_;  // the record made by the last adopted stake
+  std::optional<TransactionResult> settled_;   // the pending transaction settle_pending adopted
+  std::string pending_kind_;                   // its kind ("stake", "unstake"; empty: none)
 };
 
 }  // namespace k3s_daas::sui

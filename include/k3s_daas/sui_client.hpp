@@ -92,11 +92,36 @@ struct TransactionResult {
   std::optional<ObjectRef> gas_object;  // the gas coin after the transaction
   std::optional<std::uint64_t> checkpoint;  // set once indexed in a checkpoint
   std::optional<std::uint64_t> epoch;
+  // Objects the transaction created or changed, as they are after it, with their contents, when
+  // the answer carried them (GraphQL executeTransaction and transaction look-ups serve them from
+  // the execution's own output; JSON-RPC answers carry no contents: empty). previous_tx = digest.
+  std::vector<ObjectInfo> written;
+  const ObjectInfo* written_object(const Address& id) const;
 };
 
 struct EventPage {
   std::vector<ChainEvent> events;
   std::optional<std::string> next_cursor;  // set when more events follow
+};
+
+// What a stake or unstake transaction needs from the chain before it is built, read at one point
+// in time: over GraphQL one request (one document, several root fields; more only for further
+// pages of coins or events), over JSON-RPC one request each.
+struct TxInputsQuery {
+  Address sender;
+  Address pool;
+  std::optional<Address> record;  // also read this object (unstake: the StakeRecord)
+  std::string event_type;         // non-empty: also the first page of these events sent by `sender`
+  bool need_epoch = false;        // the current epoch is needed (unstake's lock check)
+};
+
+struct TxInputs {
+  std::uint64_t reference_gas_price = 0;
+  std::optional<std::uint64_t> epoch;   // set when asked (GraphQL: always)
+  std::optional<ObjectInfo> pool;       // nullopt: no such object
+  std::optional<ObjectInfo> record;     // nullopt: not asked, or no such object
+  std::vector<Coin> coins;              // every SUI coin of `sender` (all pages)
+  std::optional<EventPage> events;      // the first page, when asked
 };
 
 struct EndpointHealth {
@@ -119,6 +144,11 @@ struct ChainClientOptions {
   std::chrono::milliseconds backoff_cap{4000};
   // An endpoint that failed is tried after healthy ones for this long (doubling per failure).
   std::chrono::milliseconds cooldown_initial{1000};
+  // GraphQL: check the server's schema (one introspection request) before the first document of
+  // the process (true), or only once the server refuses a document for an unknown field or
+  // argument (false: one request fewer for a one-shot command; a refused document never runs,
+  // since GraphQL validates the whole document before executing any of it).
+  bool schema_check_first = true;
   std::chrono::milliseconds cooldown_cap{60000};
   // Set to true to cut requests in progress short (net::ClientOptions::abort).
   std::shared_ptr<const std::atomic<bool>> abort;
@@ -145,6 +175,9 @@ class ChainClient {
   // Objects of one exact Move type (type, owner, BCS contents), a page at a time. Only GraphQL
   // can list objects by type; the default refuses with kConfig naming the transport.
   virtual Result<ObjectPage> objects_of_type(const std::string& type, const std::optional<std::string>& cursor);
+  // The inputs of a stake or unstake transaction (TxInputsQuery). The default makes one request
+  // per part; the GraphQL client asks for them all in one document.
+  virtual Result<TxInputs> transaction_inputs(const TxInputsQuery& query);
   // Dry run of unsigned transaction bytes. A Move failure is a successful call with
   // success == false.
   virtual Result<TransactionResult> simulate(ByteView tx_bytes) = 0;
@@ -191,6 +224,10 @@ extern const char* const kExecuteMutation;
 extern const char* const kTransactionQuery;
 extern const char* const kEventsQuery;
 extern const char* const kObjectsByTypeQuery;
+// The independent reads of a stake (StakeEvents of the sender, gas price, pool, gas coins) and
+// of an unstake (the record, epoch and gas price, pool, gas coins), each one document.
+extern const char* const kStakeInputsQuery;
+extern const char* const kUnstakeInputsQuery;
 std::vector<std::pair<std::string, const char*>> all_queries();
 
 Result<std::uint64_t> parse_reference_gas_price(const nlohmann::json& data);
@@ -204,6 +241,10 @@ Result<TransactionResult> parse_execution(const nlohmann::json& data);
 Result<std::optional<TransactionResult>> parse_transaction(const nlohmann::json& data);
 Result<EventPage> parse_events(const nlohmann::json& data);
 Result<ObjectPage> parse_objects_page(const nlohmann::json& data);
+// An answer to kStakeInputsQuery or kUnstakeInputsQuery (the record: alias `record`, the pool:
+// alias `pool` in the unstake document, `object` in the stake one). `coins_next` and the events'
+// next_cursor say whether more pages follow.
+Result<TxInputs> parse_tx_inputs(const nlohmann::json& data, bool unstake, std::optional<std::string>& coins_next);
 }  // namespace graphql
 
 namespace jsonrpc {

@@ -33,6 +33,32 @@ Result<ObjectPage> ChainClient::objects_of_type(const std::string& type, const s
                                             transport() + "); name the object by id instead");
 }
 
+const ObjectInfo* TransactionResult::written_object(const Address& id) const {
+  for (const auto& object : written) {
+    if (object.ref.object_id == id) return &object;
+  }
+  return nullptr;
+}
+
+Result<TxInputs> ChainClient::transaction_inputs(const TxInputsQuery& query) {
+  TxInputs in;
+  if (!query.event_type.empty()) {
+    K3S_ASSIGN(EventPage events, query_events(query.event_type, query.sender, std::nullopt));
+    in.events = std::move(events);
+  }
+  if (query.record) {
+    K3S_ASSIGN(in.record, get_object(*query.record));
+  }
+  if (query.need_epoch) {
+    K3S_ASSIGN(std::uint64_t epoch, current_epoch());
+    in.epoch = epoch;
+  }
+  K3S_ASSIGN(in.reference_gas_price, reference_gas_price());
+  K3S_ASSIGN(in.pool, get_object(query.pool));
+  K3S_ASSIGN(in.coins, sui_coins(query.sender));
+  return in;
+}
+
 Result<TransactionResult> ChainClient::wait_for_transaction(const std::string& digest, std::chrono::milliseconds timeout,
                                                             std::chrono::milliseconds interval) {
   const std::int64_t deadline = monotonic_ms() + timeout.count();

@@ -24,7 +24,10 @@ namespace graphql {
   "  ... on ConsensusAddressOwner { address { address } startVersion }\n" \
   "}\n"
 
-#define K3S_GQL_EFFECTS_FRAGMENT                                                                   \
+// The effects of a transaction. CONTENTS is selected on each changed object's Move value besides
+// its type: "json " where the output state's contents are wanted (an executed or looked-up
+// transaction: the created StakeRecord, the withdrawn one), "" for a simulation.
+#define K3S_GQL_EFFECTS_FRAGMENT_WITH(CONTENTS)                                                    \
   "fragment EffectsFields on TransactionEffects {\n"                                               \
   "  digest\n"                                                                                     \
   "  status\n"                                                                                     \
@@ -36,7 +39,7 @@ namespace graphql {
   "    nodes {\n"                                                                                  \
   "      address\n"                                                                                \
   "      idCreated\n"                                                                              \
-  "      outputState { version digest owner { ...OwnerFields } asMoveObject { contents { type { repr } } } }\n" \
+  "      outputState { version digest owner { ...OwnerFields } asMoveObject { contents { type { repr } " CONTENTS "} } }\n" \
   "    }\n"                                                                                        \
   "  }\n"                                                                                          \
   "  events(first: 50) {\n"                                                                        \
@@ -90,17 +93,17 @@ const char* const kObjectVersionQuery =
 const char* const kSimulateQuery =
     "query Simulate($tx: JSON!) {\n"
     "  simulateTransaction(transaction: $tx, checksEnabled: true) { effects { ...EffectsFields } }\n"
-    "}\n" K3S_GQL_EFFECTS_FRAGMENT K3S_GQL_OWNER_FRAGMENT;
+    "}\n" K3S_GQL_EFFECTS_FRAGMENT_WITH("") K3S_GQL_OWNER_FRAGMENT;
 
 const char* const kExecuteMutation =
     "mutation Execute($tx: Base64!, $signatures: [Base64!]!) {\n"
     "  executeTransaction(transactionDataBcs: $tx, signatures: $signatures) { effects { ...EffectsFields } }\n"
-    "}\n" K3S_GQL_EFFECTS_FRAGMENT K3S_GQL_OWNER_FRAGMENT;
+    "}\n" K3S_GQL_EFFECTS_FRAGMENT_WITH("json ") K3S_GQL_OWNER_FRAGMENT;
 
 const char* const kTransactionQuery =
     "query Transaction($digest: String!) {\n"
     "  transaction(digest: $digest) { digest effects { ...EffectsFields } }\n"
-    "}\n" K3S_GQL_EFFECTS_FRAGMENT K3S_GQL_OWNER_FRAGMENT;
+    "}\n" K3S_GQL_EFFECTS_FRAGMENT_WITH("json ") K3S_GQL_OWNER_FRAGMENT;
 
 const char* const kEventsQuery =
     "query Events($type: String, $sender: SuiAddress, $after: String, $first: Int) {\n"
@@ -113,13 +116,55 @@ const char* const kEventsQuery =
     "  }\n"
     "}";
 
+#define K3S_GQL_EVENT_EDGES                                                                         \
+  "    pageInfo { hasNextPage endCursor }\n"                                                        \
+  "    edges {\n"                                                                                   \
+  "      cursor\n"                                                                                  \
+  "      node { sequenceNumber timestamp sender { address } transaction { digest } contents { type { repr } json } }\n" \
+  "    }\n"
+
+#define K3S_GQL_GAS_COINS                                                                           \
+  "  address(address: $sender) {\n"                                                                \
+  "    objects(first: 50, filter: {type: \"0x2::coin::Coin<0x2::sui::SUI>\"}) {\n"                  \
+  "      pageInfo { hasNextPage endCursor }\n"                                                      \
+  "      nodes { address version digest contents { json } }\n"                                      \
+  "    }\n"                                                                                         \
+  "  }\n"
+
+// One request for what `stake` reads before it builds the transaction: this address's
+// StakeEvents (never a second stake), the reference gas price, the pool's initial shared version
+// and the first page of gas coins. Further pages use kEventsQuery and kCoinsQuery.
+const char* const kStakeInputsQuery =
+    "query StakeInputs($sender: SuiAddress!, $events: String!, $pool: SuiAddress!) {\n"
+    "  events(first: 50, filter: {type: $events, sender: $sender}) {\n" K3S_GQL_EVENT_EDGES
+    "  }\n"
+    "  epoch { epochId referenceGasPrice }\n"
+    "  object(address: $pool) { address version digest owner { ...OwnerFields } }\n" K3S_GQL_GAS_COINS
+    "}\n" K3S_GQL_OWNER_FRAGMENT;
+
+// The same for `unstake`: the StakeRecord (its status, staker, lock and initial shared version),
+// the epoch and reference gas price, the pool and the first page of gas coins.
+const char* const kUnstakeInputsQuery =
+    "query UnstakeInputs($sender: SuiAddress!, $pool: SuiAddress!, $record: SuiAddress!) {\n"
+    "  record: object(address: $record) {\n"
+    "    address version digest previousTransaction { digest }\n"
+    "    owner { ...OwnerFields }\n"
+    "    asMoveObject { contents { type { repr } json } }\n"
+    "  }\n"
+    "  pool: object(address: $pool) { address version digest owner { ...OwnerFields } }\n"
+    "  epoch { epochId referenceGasPrice }\n" K3S_GQL_GAS_COINS
+    "}\n" K3S_GQL_OWNER_FRAGMENT;
+
 #undef K3S_GQL_OWNER_FRAGMENT
-#undef K3S_GQL_EFFECTS_FRAGMENT
+#undef K3S_GQL_EFFECTS_FRAGMENT_WITH
+#undef K3S_GQL_EVENT_EDGES
+#undef K3S_GQL_GAS_COINS
 
 std::vector<std::pair<std::string, const char*>> all_queries() {
   return {{"Epoch", kEpochQuery},     {"Coins", kCoinsQuery},       {"Balance", kBalanceQuery},
           {"Object", kObjectQuery}, {"ObjectVersion", kObjectVersionQuery},   {"Simulate", kSimulateQuery}, {"Execute", kExecuteMutation},
-          {"Transaction", kTransactionQuery}, {"Events", kEventsQuery}, {"ObjectsByType", kObjectsByTypeQuery}};
+          {"Transaction", kTransactionQuery}, {"Events", kEventsQuery}, {"ObjectsByType", kObjectsByTypeQuery},
+          {"StakeInputs", kStakeInputsQuery}, {"UnstakeInputs", kUnstakeInputsQuery}};
 }
 
 namespace {
@@ -204,9 +249,28 @@ Result<TransactionResult> parse_effects(const json* effects, const std::string& 
   if (const json* nodes = get(get(effects, "objectChanges"), "nodes")) {
     if (!nodes->is_array()) return malformed(what + ": objectChanges.nodes is not a list");
     for (const auto& change : *nodes) {
-      if (!to_bool(get(change, "idCreated")).value_or(false)) continue;
       const json* output = get(change, "outputState");
       if (output == nullptr) continue;
+      const json* contents = get(get(output, "asMoveObject"), "contents");
+      if (const json* fields = get(contents, "json")) {
+        // The object as the transaction left it (documents that ask for contents).
+        auto id = to_string(get(change, "address"));
+        auto version = to_u64(get(output, "version"));
+        auto object_digest = to_string(get(output, "digest"));
+        if (!id || !version || !object_digest) return malformed(what + ": changed object without address, version or digest");
+        auto ref = ObjectRef::parse(*id, *version, *object_digest);
+        if (!ref.ok()) return malformed(what + ": " + ref.error().message);
+        ObjectInfo info;
+        info.ref = *ref;
+        info.type = to_string(get(get(contents, "type"), "repr")).value_or("");
+        info.fields = *fields;
+        info.previous_tx = out.digest;
+        if (const json* owner = get(output, "owner")) {
+          K3S_ASSIGN(info.owner, parse_owner(owner));
+        }
+        out.written.push_back(std::move(info));
+      }
+      if (!to_bool(get(change, "idCreated")).value_or(false)) continue;
       CreatedObject created;
       auto id = to_address(get(change, "address"));
       if (!id) return malformed(what + ": created object without an address");
@@ -381,6 +445,28 @@ Result<EventPage> parse_events(const json& data) {
   return page;
 }
 
+Result<TxInputs> parse_tx_inputs(const json& data, bool unstake, std::optional<std::string>& coins_next) {
+  TxInputs in;
+  K3S_ASSIGN(in.reference_gas_price, parse_reference_gas_price(data));
+  K3S_ASSIGN(std::uint64_t epoch, parse_epoch(data));
+  in.epoch = epoch;
+  if (const json* pool = get(data, unstake ? "pool" : "object")) {
+    K3S_ASSIGN(ObjectInfo info, parse_object_node(pool));
+    in.pool = std::move(info);
+  }
+  if (unstake) {
+    if (const json* record = get(data, "record")) {
+      K3S_ASSIGN(ObjectInfo info, parse_object_node(record));
+      in.record = std::move(info);
+    }
+  } else {
+    K3S_ASSIGN(EventPage events, parse_events(data));
+    in.events = std::move(events);
+  }
+  K3S_ASSIGN(in.coins, parse_coins(data, coins_next));
+  return in;
+}
+
 }  // namespace graphql
 
 Result<json> graphql_envelope(std::string_view body) {
@@ -413,7 +499,9 @@ void exercise_graphql_parsers(std::string_view body) {
   std::optional<std::string> next;
   detail::feed(graphql_envelope(body), parse_reference_gas_price, parse_epoch,
                [&](const json& d) { return parse_coins(d, next); }, parse_balance, parse_object, parse_simulation,
-               parse_execution, parse_transaction, parse_events, parse_objects_page);
+               parse_execution, parse_transaction, parse_events, parse_objects_page,
+               [&](const json& d) { return parse_tx_inputs(d, false, next); },
+               [&](const json& d) { return parse_tx_inputs(d, true, next); });
 }
 
 }  // namespace k3s_daas::sui::wire

@@ -38,6 +38,33 @@ class JsonRpcClient final : public ChainClient {
     return all;
   }
 
+  Result<TxInputs> transaction_inputs(const TxInputsQuery& query) override {
+    if (!query.need_epoch) return ChainClient::transaction_inputs(query);
+    // Full nodes serve no batches: one request per part. The system state carries the reference
+    // gas price beside the epoch, so an unstake asks for it once.
+    TxInputs in;
+    if (!query.event_type.empty()) {
+      K3S_ASSIGN(EventPage events, query_events(query.event_type, query.sender, std::nullopt, 50));
+      in.events = std::move(events);
+    }
+    if (query.record) {
+      K3S_ASSIGN(in.record, get_object(*query.record));
+    }
+    std::uint64_t price = 0;
+    K3S_ASSIGN(std::uint64_t epoch,
+               call<std::uint64_t>("suix_getLatestSuiSystemState", json::array(), [&](const json& result) -> Result<std::uint64_t> {
+                 auto rgp = wire::detail::to_u64(wire::detail::get(result, "referenceGasPrice"));
+                 if (!rgp) return make_error(ErrorKind::kProtocol, "system state without a referenceGasPrice");
+                 price = *rgp;
+                 return rpc::parse_epoch(result);
+               }));
+    in.epoch = epoch;
+    in.reference_gas_price = price;
+    K3S_ASSIGN(in.pool, get_object(query.pool));
+    K3S_ASSIGN(in.coins, sui_coins(query.sender));
+    return in;
+  }
+
   Result<std::uint64_t> sui_balance(const Address& owner) override {
     return call<std::uint64_t>("suix_getBalance", json::array({owner.to_hex(), kSuiCoinType}), rpc::parse_balance);
   }

@@ -29,13 +29,8 @@ void report(const Progress& progress, std::string_view step, const std::string& 
   if (progress) progress(step, detail);
 }
 
-}  // namespace
-
-StakingClient::StakingClient(ChainClient& chain, const crypto::Ed25519Keypair& key, StakingSettings settings)
-    : chain_(chain), key_(key), settings_(std::move(settings)) {}
-
-Result<SharedObjectRef> StakingClient::shared_ref(const Address& id, const std::string& what) {
-  K3S_ASSIGN(auto object, chain_.get_object(id));
+// The reference to a shared object (the pool) from the object as read with the other inputs.
+Result<SharedObjectRef> shared_ref(const std::optional<ObjectInfo>& object, const Address& id, const std::string& what) {
   if (!object) return make_error(ErrorKind::kNotFound, what + " " + id.to_hex() + " does not exist on the chain");
   if (object->owner.kind != Owner::Kind::kShared) {
     return make_error(ErrorKind::kProtocol, what + " " + id.to_hex() + " is not a shared object (" + object->owner.describe() + ")");
@@ -43,9 +38,15 @@ Result<SharedObjectRef> StakingClient::shared_ref(const Address& id, const std::
   return SharedObjectRef{id, object->owner.initial_shared_version, true};
 }
 
-Result<GasData> StakingClient::select_gas(std::uint64_t needed_besides_gas, std::uint64_t price,
+constexpr const char* kPoolWhat = "staking pool (sui.staking_pool_id)";
+
+}  // namespace
+
+StakingClient::StakingClient(ChainClient& chain, const crypto::Ed25519Keypair& key, StakingSettings settings)
+    : chain_(chain), key_(key), settings_(std::move(settings)) {}
+
+Result<GasData> StakingClient::select_gas(std::vector<Coin> coins, std::uint64_t needed_besides_gas, std::uint64_t price,
                                           std::vector<ObjectRef>* merged) {
-  K3S_ASSIGN(auto coins, chain_.sui_coins(key_.address()));
   std::sort(coins.begin(), coins.end(), [](const Coin& a, const Coin& b) { return a.balance > b.balance; });
   const std::uint64_t budget = settings_.gas_budget;
   const std::uint64_t needed = needed_besides_gas + budget;
@@ -122,7 +123,7 @@ Result<std::optional<StakeRecord>> StakingClient::find_record() {
   K3S_ASSIGN(auto state, read_stake_state(settings_.state_dir));
   if (state && state->node_id == settings_.node_id) {
     if (state->stake_record_id) {
-      K3S_ASSIGN(auto object, chain_.get_object(*state->stake_record_id));
+      K3S_ASSIGN(auto object, read_named_record(*state->stake_record_id));
       if (object) {
         auto record = StakeRecord::from_object(*object, settings_.record_type());
         if (record.ok() && matches(*record)) {
@@ -140,11 +141,37 @@ Result<std::optional<StakeRecord>> StakingClient::find_record() {
       }
     }
   }
-  // 3. StakeEvents sent by this address, newest first, then the record read back.
+  // 3. StakeEvents sent by this address.
+  return record_from_events(std::nullopt);
+}
+
+Result<std::optional<ObjectInfo>> StakingClient::read_named_record(const Address& id) {
+  // `stake` no longer waits for the indexer after its transaction (it takes the record from the
+  // execution's own effects), so right after a stake a lagging indexer may not serve the record
+  // stake.json names yet: while that file is younger than settings.indexer_wait, ask again.
+  std::error_code ec;
+  const auto written = std::filesystem::last_write_time(settings_.state_dir / kStakeStateFile, ec);
+  for (;;) {
+    K3S_ASSIGN(auto object, chain_.get_object(id));
+    if (object || ec) return object;
+    const auto age = std::filesystem::file_time_type::clock::now() - written;
+    if (age >= settings_.indexer_wait || age < std::chrono::seconds(-1)) return object;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+Result<std::optional<StakeRecord>> StakingClient::record_from_events(std::optional<EventPage> first_page) {
+  // StakeEvents sent by this address (this node's), newest first, each transaction's created
+  // record read back. `first_page`: the first page when already read (with the stake inputs).
   std::vector<std::string> digests;
   std::optional<std::string> cursor;
   for (int page = 0; page < kMaxEventPages; ++page) {
-    K3S_ASSIGN(EventPage events, chain_.query_events(settings_.event_type("StakeEvent"), key_.address(), cursor));
+    EventPage events;
+    if (page == 0 && first_page) {
+      events = std::move(*first_page);
+    } else {
+      K3S_ASSIGN(events, chain_.query_events(settings_.event_type("StakeEvent"), key_.address(), cursor));
+    }
     for (const auto& ev : events.events) {
       auto node = wire::detail::to_string(wire::detail::get(ev.fields, "node_id"));
       if (node && *node == settings_.node_id && !ev.tx_digest.empty()) digests.push_back(ev.tx_digest);
@@ -152,16 +179,30 @@ Result<std::optional<StakeRecord>> StakingClient::find_record() {
     if (!events.next_cursor) break;
     cursor = events.next_cursor;
   }
-  for (auto it = digests.rbegin(); it != digests.rend(); ++it) {
-    K3S_ASSIGN(auto record, record_from_transaction(*it));
-    if (record && matches(*record)) {
+  if (digests.empty()) return std::optional<StakeRecord>();
+  // The newest StakeEvent of this node names its current record (a StakeEvent only comes from a
+  // stake that landed, and that stake created the record). An older event names an older record
+  // (withdrawn, or replaced): never fall back to it. While a lagging indexer does not serve the
+  // newest event's transaction yet, ask again, up to settings.indexer_wait.
+  const std::string& newest = digests.back();
+  const std::int64_t deadline = monotonic_ms() + settings_.indexer_wait.count();
+  for (;;) {
+    K3S_ASSIGN(auto record, record_from_transaction(newest));
+    if (record && record->node_id == settings_.node_id) {
       K3S_LOG(kSui, info, "found StakeRecord {} of node {} through its StakeEvent (transaction {})", record->id.to_hex(),
-              settings_.node_id, *it);
-      K3S_TRY(remember(*record, *it));
+              settings_.node_id, newest);
+      K3S_TRY(remember(*record, newest));
       return record;
     }
+    if (monotonic_ms() >= deadline) {
+      return make_error(ErrorKind::kTimeout, "the newest StakeEvent of node " + settings_.node_id + " names transaction " +
+                                                 newest + ", but the chain " +
+                                                 (record ? "names another node in its StakeRecord" : "does not serve that transaction (yet)") +
+                                                 " after " + std::to_string(settings_.indexer_wait.count()) +
+                                                 " ms; try again later");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return Found();
 }
 
 Result<TransactionResult> StakingClient::adopt(const JournalEntry& entry, const TransactionResult& result) {
@@ -171,8 +212,11 @@ Result<TransactionResult> StakingClient::adopt(const JournalEntry& entry, const 
     const std::string wanted = TypeTag::canonical(settings_.record_type());
     for (const auto& created : result.created) {
       if (TypeTag::canonical(created.type) != wanted) continue;
+      // The record as the transaction left it, from the answer itself (GraphQL); read back only
+      // when the answer did not carry its contents (JSON-RPC).
       StakeRecord record;
-      auto read = read_record(created.id);
+      const ObjectInfo* written = result.written_object(created.id);
+      auto read = written != nullptr ? StakeRecord::from_object(*written, settings_.record_type()) : read_record(created.id);
       if (read.ok()) {
         record = *read;
       } else {
@@ -218,18 +262,20 @@ Result<TransactionResult> StakingClient::submit(JournalEntry entry, const Progre
                                       "never a new transaction)");
   }
   if (!executed->success) report(progress, "final", "transaction " + entry.tx.digest + " failed");
+  // Adopted from the execution's own effects: no wait for the indexer (a later read of the record
+  // tolerates its lag, find_record), and no read back.
   K3S_ASSIGN(auto adopted, adopt(entry, *executed));
-  // Let the indexer catch up so that reads right after this see the transaction's effects.
-  auto indexed = chain_.wait_for_transaction(entry.tx.digest, settings_.indexer_wait);
-  if (!indexed.ok()) K3S_LOG(kSui, warn, "{}", indexed.error().message);
   report(progress, "final", "transaction " + entry.tx.digest + " succeeded");
   return adopted;
 }
 
 Result<std::string> StakingClient::settle_pending(const Progress& progress) {
+  settled_.reset();
+  pending_kind_.clear();
   K3S_ASSIGN(auto pending, read_journal(settings_.state_dir));
   if (!pending) return std::string();
   JournalEntry entry = std::move(*pending);
+  pending_kind_ = entry.kind;
   const std::string& digest = entry.tx.digest;
   report(progress, "settle", "an earlier " + entry.kind + " transaction " + digest + " is pending; asking the chain");
   auto unknown = [&](const std::string& why) {
@@ -240,6 +286,7 @@ Result<std::string> StakingClient::settle_pending(const Progress& progress) {
   if (!known.ok()) return unknown(known.error().message);
   if (*known) {
     auto adopted = adopt(entry, **known);
+    if (adopted.ok()) settled_ = *adopted;
     if (!adopted.ok()) {
       if (adopted.error().kind != ErrorKind::kRejected) return adopted.error();
       return "the earlier " + entry.kind + " transaction " + digest + " had landed and failed: " + adopted.error().message;
@@ -253,6 +300,7 @@ Result<std::string> StakingClient::settle_pending(const Progress& progress) {
   auto executed = chain_.execute(entry.tx);
   if (executed.ok()) {
     auto adopted = adopt(entry, *executed);
+    if (adopted.ok()) settled_ = *adopted;
     if (!adopted.ok()) {
       if (adopted.error().kind != ErrorKind::kRejected) return adopted.error();
       return "the earlier " + entry.kind + " transaction " + digest + " was re-sent and failed: " + adopted.error().message;
@@ -288,32 +336,50 @@ Result<StakeOutcome> StakingClient::stake(std::uint64_t amount, const Progress& 
     return make_error(ErrorKind::kIo, "another k3s-daas process is staking or unstaking (" + lock.error().message + ")");
   }
   K3S_ASSIGN(std::string note, settle_pending(progress));
-  K3S_ASSIGN(auto existing, find_record());
-  if (existing && existing->active()) {
-    if (existing->staker != key_.address()) {
+  auto already = [&](const StakeRecord& existing) -> Result<StakeOutcome> {
+    if (existing.staker != key_.address()) {
       return make_error(ErrorKind::kRejected, "node id " + settings_.node_id + " is already staked by " +
-                                                  existing->staker.to_hex() + " (StakeRecord " + existing->id.to_hex() +
+                                                  existing.staker.to_hex() + " (StakeRecord " + existing.id.to_hex() +
                                                   "), not by this key's address " + key_.address().to_hex());
     }
     StakeOutcome outcome;
     outcome.kind = note.empty() ? StakeOutcome::Kind::kAlreadyStaked : StakeOutcome::Kind::kSettled;
-    outcome.record = *existing;
+    outcome.record = existing;
     auto state = read_stake_state(settings_.state_dir);
     if (state.ok() && *state) outcome.digest = (*state)->stake_digest;
     outcome.note = note;
     return outcome;
+  };
+  // Never a second stake: a record stake.json names is read first; without one, this address's
+  // StakeEvents are read together with everything else the transaction needs.
+  K3S_ASSIGN(auto state, read_stake_state(settings_.state_dir));
+  const bool remembered = state && state->node_id == settings_.node_id &&
+                          (state->stake_record_id.has_value() || !state->stake_digest.empty());
+  if (remembered) {
+    K3S_ASSIGN(auto existing, find_record());
+    if (existing && existing->active()) return already(*existing);
+  }
+  // One request over GraphQL: StakeEvents, reference gas price, the pool, the gas coins.
+  TxInputsQuery query;
+  query.sender = key_.address();
+  query.pool = settings_.pool;
+  query.event_type = settings_.event_type("StakeEvent");
+  K3S_ASSIGN(TxInputs inputs, chain_.transaction_inputs(query));
+  if (!remembered) {
+    K3S_ASSIGN(auto existing, record_from_events(std::move(inputs.events)));
+    if (existing && existing->active()) return already(*existing);
   }
   if (amount == 0) return make_error(ErrorKind::kUsage, "the stake amount must be more than 0 MIST");
   if (confirm) {
     K3S_TRY(confirm("Stake " + format_mist(amount) + " for node " + settings_.node_id + " from " + key_.address().to_hex() + "?"));
   }
 
-  K3S_ASSIGN(std::uint64_t price, chain_.reference_gas_price());
-  K3S_ASSIGN(SharedObjectRef pool, shared_ref(settings_.pool, "staking pool (sui.staking_pool_id)"));
+  const std::uint64_t price = inputs.reference_gas_price;
+  K3S_ASSIGN(SharedObjectRef pool, shared_ref(inputs.pool, settings_.pool, kPoolWhat));
   std::vector<ObjectRef> merged;
-  K3S_ASSIGN(GasData gas, select_gas(amount, price, &merged));
-  StakeTxInputs inputs{key_.address(), pool, amount, settings_.node_id, gas, merged};
-  Bytes bytes = build_stake_transaction(settings_, inputs).to_bcs();
+  K3S_ASSIGN(GasData gas, select_gas(std::move(inputs.coins), amount, price, &merged));
+  StakeTxInputs tx_inputs{key_.address(), pool, amount, settings_.node_id, gas, merged};
+  Bytes bytes = build_stake_transaction(settings_, tx_inputs).to_bcs();
   report(progress, "built", "stake of " + format_mist(amount) + " for node " + settings_.node_id + " (gas price " +
                                 std::to_string(price) + ", " + std::to_string(gas.payment.size()) + " gas coin(s)" +
                                 (merged.empty() ? "" : ", " + std::to_string(merged.size()) + " more merged into it") + ")");
@@ -355,12 +421,57 @@ Result<UnstakeOutcome> StakingClient::unstake(const Progress& progress, const Co
     return make_error(ErrorKind::kIo, "another k3s-daas process is staking or unstaking (" + lock.error().message + ")");
   }
   K3S_ASSIGN(std::string note, settle_pending(progress));
-  K3S_ASSIGN(auto found, find_record());
+  // The record stake.json names is read together with everything else the transaction needs; the
+  // full search (find_record) runs first only without such a name, and again when it was stale.
+  K3S_ASSIGN(auto state, read_stake_state(settings_.state_dir));
+  std::optional<Address> named;
+  if (state && state->node_id == settings_.node_id) named = state->stake_record_id;
+  std::optional<StakeRecord> found;
+  if (!named) {
+    K3S_ASSIGN(found, find_record());
+    if (found) named = found->id;
+  }
+  if (!named) {
+    return make_error(ErrorKind::kNotStaked, "node " + settings_.node_id + " has no stake (address " +
+                                                 key_.address().to_hex() + ")");
+  }
+  // One request over GraphQL: the record, epoch and reference gas price, the pool, the gas coins.
+  TxInputsQuery query;
+  query.sender = key_.address();
+  query.pool = settings_.pool;
+  query.record = *named;
+  query.need_epoch = true;
+  K3S_ASSIGN(TxInputs inputs, chain_.transaction_inputs(query));
+  if (inputs.record) {
+    auto read = StakeRecord::from_object(*inputs.record, settings_.record_type());
+    if (read.ok() && read->node_id == settings_.node_id) {
+      found = *read;
+      if (!state || stake_status_name(read->status) != state->status) K3S_TRY(remember(*read, ""));
+    }
+  }
+  if (!found || found->id != *named) {
+    K3S_ASSIGN(found, find_record());  // stake.json named another or no record: search
+  }
   if (!found) {
     return make_error(ErrorKind::kNotStaked, "node " + settings_.node_id + " has no stake (address " +
                                                  key_.address().to_hex() + ")");
   }
   StakeRecord record = *found;
+  if (record.status == static_cast<std::uint8_t>(StakeStatus::kWithdrawn) && settled_ && settled_->success &&
+      pending_kind_ == "unstake") {
+    // The earlier unstake, settled above, is the withdrawal: that is this command's outcome.
+    UnstakeOutcome outcome;
+    outcome.digest = settled_->digest;
+    outcome.record = record;
+    outcome.withdrawn_amount = record.amount;
+    const std::string unstake_event = TypeTag::canonical(settings_.event_type("UnstakeEvent"));
+    for (const auto& ev : settled_->events) {
+      if (TypeTag::canonical(ev.type) != unstake_event) continue;
+      if (auto amount = wire::detail::to_u64(wire::detail::get(ev.fields, "amount"))) outcome.withdrawn_amount = *amount;
+    }
+    outcome.note = note;
+    return outcome;
+  }
   if (record.status == static_cast<std::uint8_t>(StakeStatus::kWithdrawn)) {
     return make_error(ErrorKind::kNotStaked, "the stake of node " + settings_.node_id + " (StakeRecord " +
                                                  record.id.to_hex() + ") was already withdrawn");
@@ -374,7 +485,8 @@ Result<UnstakeOutcome> StakingClient::unstake(const Progress& progress, const Co
                                                 record.staker.to_hex() + ", not to this key's address " +
                                                 key_.address().to_hex());
   }
-  K3S_ASSIGN(std::uint64_t epoch, chain_.current_epoch());
+  if (!inputs.epoch) return make_error(ErrorKind::kInternal, "the chain client did not read the current epoch");
+  const std::uint64_t epoch = *inputs.epoch;
   if (epoch < record.locked_until) {
     return make_error(ErrorKind::kRejected, "the stake is locked until epoch " + std::to_string(record.locked_until) +
                                                 " (the current epoch is " + std::to_string(epoch) +
@@ -385,12 +497,12 @@ Result<UnstakeOutcome> StakingClient::unstake(const Progress& progress, const Co
     K3S_TRY(confirm("Withdraw " + format_mist(record.amount) + " staked for node " + settings_.node_id + " to " +
                     key_.address().to_hex() + "?"));
   }
-  K3S_ASSIGN(std::uint64_t price, chain_.reference_gas_price());
-  K3S_ASSIGN(SharedObjectRef pool, shared_ref(settings_.pool, "staking pool (sui.staking_pool_id)"));
+  const std::uint64_t price = inputs.reference_gas_price;
+  K3S_ASSIGN(SharedObjectRef pool, shared_ref(inputs.pool, settings_.pool, kPoolWhat));
   SharedObjectRef record_ref{record.id, record.initial_shared_version, true};
-  K3S_ASSIGN(GasData gas, select_gas(0, price));
-  UnstakeTxInputs inputs{key_.address(), pool, record_ref, gas};
-  Bytes bytes = build_unstake_transaction(settings_, inputs).to_bcs();
+  K3S_ASSIGN(GasData gas, select_gas(std::move(inputs.coins), 0, price));
+  UnstakeTxInputs tx_inputs{key_.address(), pool, record_ref, gas};
+  Bytes bytes = build_unstake_transaction(settings_, tx_inputs).to_bcs();
   report(progress, "built", "withdrawal of " + format_mist(record.amount) + " from StakeRecord " + record.id.to_hex());
   K3S_ASSIGN(TransactionResult simulated, chain_.simulate(bytes));
   if (!simulated.success) {
@@ -409,9 +521,18 @@ Result<UnstakeOutcome> StakingClient::unstake(const Progress& progress, const Co
   outcome.digest = result.digest;
   outcome.withdrawn_amount = record.amount;
   outcome.note = note;
-  auto after = read_record(record.id);
-  outcome.record = after.ok() ? *after : record;
-  if (after.ok()) K3S_TRY(remember(*after, ""));
+  // The record after the withdrawal, from the execution's own effects (read back over JSON-RPC).
+  const ObjectInfo* written = result.written_object(record.id);
+  auto after = written != nullptr ? StakeRecord::from_object(*written, settings_.record_type()) : read_record(record.id);
+  if (after.ok()) {
+    outcome.record = *after;
+  } else {
+    // Not read back (a failed request): the withdrawal landed, so the record is WITHDRAWN.
+    K3S_LOG(kSui, warn, "StakeRecord {} not read back after the withdrawal: {}", record.id.to_hex(), after.error().message);
+    outcome.record = record;
+    outcome.record.status = static_cast<std::uint8_t>(StakeStatus::kWithdrawn);
+  }
+  K3S_TRY(remember(outcome.record, ""));
   return outcome;
 }
 
