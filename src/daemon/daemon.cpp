@@ -12,6 +12,7 @@
 #include <cstring>
 #include <thread>
 
+#include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
 #include "daemon_context.hpp"
@@ -309,15 +310,23 @@ int stage_attest(Daemon& d) {
   // floor is persisted ahead of the numbers in use (one write about every hour).
   const std::uint64_t floor = read_sequence_floor(d.state_dir());
   d.sequence_reserved->store(floor);
+  // Runs on the master lane: while the write fails (read-only or full state_dir) it is tried at
+  // every heartbeat, counted each time and logged once a minute.
   options->on_sequence = [path = std::filesystem::path(d.state_dir()) / kSequenceFile, reserved = d.sequence_reserved,
-                          ahead = d.limits.sequence_reserve_ms](std::uint64_t seq) {
+                          ahead = d.limits.sequence_reserve_ms, failures = d.metrics->handles().state_write_failures,
+                          last_warning = std::make_shared<std::int64_t>(0)](std::uint64_t seq) {
     if (seq < reserved->load()) return;
     const std::uint64_t next = seq + ahead;
     fs::WriteOptions write;
     write.mode = 0600;
     auto written = fs::atomic_write_file(path, nlohmann::json({{"floor", next}}).dump() + "\n", write);
     if (!written.ok()) {
-      K3S_LOG(kDaemon, warn, "cannot persist the heartbeat sequence floor: {}", written.error().message);
+      failures->Increment();
+      if (*last_warning == 0 || monotonic_ms() - *last_warning >= 60000) {
+        *last_warning = monotonic_ms();
+        K3S_LOG(kDaemon, warn, "cannot persist the heartbeat sequence floor (numbers still follow the clock): {}",
+                written.error().message);
+      }
       return;
     }
     reserved->store(next);
@@ -443,6 +452,8 @@ void Daemon::reload() {
   K3S_LOG(kDaemon, info, "SIGHUP: reloading {}", run_options.config_path.string());
   auto loaded = config::load(run_options.config_path);
   if (!loaded.ok()) {
+    ++config_reload_failures;
+    if (metrics) metrics->handles().config_reload_failures->Increment();
     K3S_LOG(kDaemon, error, "reload refused, the running config stays: {}", loaded.error().message);
     return;
   }

@@ -116,6 +116,15 @@ struct Daemon {
   std::string last_command;
   std::string last_error;
   std::optional<master::ResourceSampler> sampler;
+  // The host: writes into state_dir that fail (read-only or full file system) and wall-clock
+  // steps. Neither stops the node; both are logged (rate-limited) and counted.
+  std::uint64_t state_write_failures = 0;
+  std::int64_t state_write_failing_since_ms = 0;  // monotonic, 0 = the last write succeeded
+  std::int64_t state_write_logged_ms = 0;         // monotonic: the last warning about it
+  std::optional<std::int64_t> clock_offset_ms;    // wall minus monotonic, as last seen
+  std::uint64_t clock_steps = 0;
+  std::int64_t last_clock_step_ms = 0;            // the last step's size (signed)
+  std::uint64_t config_reload_failures = 0;
   std::uint32_t last_k3s_restarts = 0;
   std::uint32_t last_runtime_restarts = 0;
   bool shut_down = false;
@@ -136,6 +145,11 @@ struct Daemon {
     return std::chrono::seconds(config ? config->k3s.stop_timeout_s : 0) + limits.stop_budget_extra;
   }
   void write_status(const std::string& state);
+  // Counts and reports (rate-limited) the outcome of a write into state_dir.
+  void state_write_done(const char* what, const Status& written);
+  // Compares the wall clock with the monotonic one; a step of more than 2 s is logged and counted
+  // (true).
+  bool check_clock();
   const std::string& state_dir() const { return config->state_dir; }
 };
 

@@ -214,6 +214,13 @@ void sync_master_counters(Daemon& d, const master::Counters& counters) {
 // choose what to try next.
 void master_failed(Daemon& d, const char* what, const Error& error, MasterStep next) {
   ++d.heartbeat_failures;
+  // The master refused the seal token for its times (protocol reasons issued_in_future and
+  // expired): it was made under a wall clock that has stepped since, or ran out. The next try
+  // carries a new one made from the clock as it is now (cheap: a local signature).
+  const bool token_times = error.message.find("HTTP 401") != std::string::npos &&
+                           (error.message.find("issued_in_future") != std::string::npos ||
+                            error.message.find("expired") != std::string::npos);
+  if (token_times && d.seal_token) renew_seal_token(d, "the master refused its issue or expiry time");
   d.last_error = std::string(what) + ": " + error.message;
   auto& m = d.metrics->handles();
   if (d.master_next == MasterStep::kHeartbeat) m.heartbeats_failed->Increment();
@@ -428,7 +435,47 @@ void persist_drained(Daemon& d, bool drained) {
   fs::WriteOptions options;
   options.mode = 0644;
   auto written = fs::atomic_write_file(path, nlohmann::json({{"since_ms", now_unix_ms()}}).dump() + "\n", options);
-  if (!written.ok()) K3S_LOG(kDaemon, warn, "cannot record the drain: {}", written.error().message);
+  d.state_write_done("the drain record", written);
+}
+
+void Daemon::state_write_done(const char* what, const Status& written) {
+  const std::int64_t now = monotonic_ms();
+  if (written.ok()) {
+    if (state_write_failing_since_ms != 0) {
+      K3S_LOG(kDaemon, info, "state_dir {} is writable again ({} writes had failed over {} s)", state_dir(),
+              state_write_failures, (now - state_write_failing_since_ms) / 1000);
+      state_write_failing_since_ms = 0;
+    }
+    return;
+  }
+  ++state_write_failures;
+  if (metrics) metrics->handles().state_write_failures->Increment();
+  // Every second while the folder is read-only or full: the first failure and then one line a
+  // minute, with the count. The node keeps running: nothing it needs to serve is on that disk.
+  if (state_write_failing_since_ms == 0 || now - state_write_logged_ms >= 60000) {
+    K3S_LOG(kDaemon, warn, "cannot write {} into state_dir ({} failed writes so far; the node keeps running): {}", what,
+            state_write_failures, written.error().message);
+    state_write_logged_ms = now;
+  }
+  if (state_write_failing_since_ms == 0) state_write_failing_since_ms = now;
+}
+
+bool Daemon::check_clock() {
+  const std::int64_t offset = now_unix_ms() - monotonic_ms();
+  bool stepped = false;
+  if (clock_offset_ms && std::llabs(offset - *clock_offset_ms) > 2000) {
+    stepped = true;
+    const std::int64_t step = offset - *clock_offset_ms;
+    ++clock_steps;
+    last_clock_step_ms = step;
+    if (metrics) metrics->handles().clock_steps->Increment();
+    K3S_LOG(kDaemon, warn,
+            "the wall clock stepped {} by {} s (against the monotonic clock): seal tokens, attestation and answer "
+            "timestamps follow the wall clock; timers do not",
+            step > 0 ? "forward" : "back", (std::llabs(step) + 500) / 1000);
+  }
+  clock_offset_ms = offset;
+  return stepped;
 }
 
 void Daemon::write_status(const std::string& state) {
@@ -482,13 +529,16 @@ void Daemon::write_status(const std::string& state) {
   doc["watchdog_pings"] = watchdog_pings;
   doc["chain_failures"] = chain_failures;
   doc["partial_slashes"] = partial_slashes;
+  if (state_write_failures > 0) doc["state_write_failures"] = state_write_failures;
+  if (clock_steps > 0) doc["clock"] = {{"steps", clock_steps}, {"last_step_ms", last_clock_step_ms}};
+  if (config_reload_failures > 0) doc["config_reload_failures"] = config_reload_failures;
   if (!last_error.empty()) doc["last_error"] = log::redact(last_error);
   fs::WriteOptions options;
   options.mode = 0644;
   options.durable = false;  // advisory and rewritten every second: two fsyncs a second cost 5-18 ms here
   auto written =
       fs::atomic_write_file(std::filesystem::path(config->state_dir) / kRuntimeStatusFile, doc.dump(2) + "\n", options);
-  if (!written.ok()) K3S_LOG(kDaemon, warn, "cannot write the status file: {}", written.error().message);
+  state_write_done("the status file", written);
 }
 
 void slashed(Daemon& d, const sui::StakeRecord& record, const std::string& why) {
@@ -562,6 +612,15 @@ int main_loop(Daemon& d) {
     d.master_lane->drain();
     if (d.loop_end != LoopEnd::kNone) break;
     now = monotonic_ms();
+    if (d.check_clock()) {
+      // A token made under the old clock is issued in the future or expired for the new one;
+      // and a master failing meanwhile was likely refusing exactly that: try again now.
+      if (d.seal_token) renew_seal_token(d, "the wall clock stepped");
+      if (d.master_backoff && !d.master_lane->busy()) {
+        d.master_backoff.reset();
+        d.next_master_ms = now;
+      }
+    }
     if ((now >= d.next_watch_ms || d.watch_forced) && !d.chain_lane->busy()) start_watch(d);
     if (d.seal_token && d.seal_token->payload.needs_renewal(now_unix_ms())) renew_seal_token(d, "2/3 of its life");
     if (now >= d.next_master_ms && !d.master_lane->busy()) start_master_step(d);
