@@ -16,6 +16,8 @@ packages=(
   ccache
   # the systemd tests boot a Debian 12 root under systemd-nspawn; the package is checked by lintian
   systemd-container debootstrap lintian
+  # daemon_host_faults steps the daemon's wall clock by hours with libfaketime
+  faketime
 )
 # Node.js runs the local test peers. Some images ship a newer Node.js of their own;
 # only install Debian's when none is on the PATH.
