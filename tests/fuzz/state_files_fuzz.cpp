@@ -3,8 +3,8 @@
 // from_json), and the slashed marker (daemon::read_slash_marker / SlashMarker::from_json).
 // Each input is written as each file into a scratch state folder in /dev/shm (else /tmp).
 // None may crash; what reads back writes out to JSON that reads back to the same value.
-// (heartbeat-seq.json and runtime-status.json are parsed inside src/daemon and src/cli, with no
-// public entry point; the drained marker is only tested for existence.)
+// (heartbeat-seq.json and runtime-status.json: daemon_files_fuzz; the drained marker is only
+// tested for existence.)
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
