@@ -37,6 +37,18 @@ std::int64_t jittered(std::int64_t interval_ms) {
   return interval_ms - less(rng);
 }
 
+// The first period after start: anywhere from a tenth of the interval to the whole of it, so that
+// a fleet started within a few seconds (a reboot, an autoscaling event) does not keep checking
+// the chain and heartbeating in step: 10 % jitter per period alone left 50 agents started over 8 s
+// with their heartbeats inside one 5 s window, and a master restart met them all at once
+// (bench/fleet). Never later than the interval: the detection bound holds.
+std::int64_t first_period(std::int64_t interval_ms) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  if (interval_ms < 10) return interval_ms;
+  std::uniform_int_distribution<std::int64_t> phase(interval_ms / 10, interval_ms);
+  return phase(rng);
+}
+
 // A chain error is never a slash: count, log, space the next checks out (exponential backoff
 // with jitter from sui.poll_interval_ms up to record_read_max, 60 s), carry on.
 void count_chain_failure(Daemon& d, const std::string& what, const Error& error) {
@@ -325,11 +337,13 @@ void start_heartbeat(Daemon& d) {
         return master_failed(d, "heartbeat", ack.error(), next);
       }
       master_ok(d);
+      const bool first = d.heartbeats_ok == 0;
       ++d.heartbeats_ok;
       d.last_heartbeat_ok_ms = now_unix_ms();
       d.metrics->handles().heartbeats_sent->Increment();
       if (ack->heartbeat_interval_ms > 0) d.heartbeat_interval_ms = ack->heartbeat_interval_ms;
-      d.next_master_ms = monotonic_ms() + jittered(static_cast<std::int64_t>(d.heartbeat_interval_ms));
+      const auto interval = static_cast<std::int64_t>(d.heartbeat_interval_ms);
+      d.next_master_ms = monotonic_ms() + (first ? first_period(interval) : jittered(interval));
       act_on_command(d, ack->command);
     };
   });
@@ -592,7 +606,7 @@ int main_loop(Daemon& d) {
   if (d.heartbeat_interval_ms == 0) d.heartbeat_interval_ms = d.config->master.heartbeat_interval_ms;
   const auto start = monotonic_ms();
   d.next_master_ms = start;
-  d.next_watch_ms = start + poll_ms(d);
+  d.next_watch_ms = start + first_period(poll_ms(d));
   d.next_status_write_ms = start;
   bool announced_running = false;
   while (d.loop_end == LoopEnd::kNone) {
