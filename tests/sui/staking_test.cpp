@@ -46,6 +46,9 @@ class FakeChain : public ChainClient {
   std::uint64_t coin_balance = 10'000'000'000;
   Address staker;
   std::string node_id = "worker-1";
+  bool effects_carry_contents = false;  // execute answers with the record's contents (GraphQL)
+  int object_reads = 0;                 // get_object calls
+  std::vector<ChainEvent> events;       // what query_events answers (one page)
 
   FakeChain() {
     ObjectInfo pool;
@@ -92,6 +95,7 @@ class FakeChain : public ChainClient {
   }
   Result<std::uint64_t> sui_balance(const Address&) override { return coin_balance; }
   Result<std::optional<ObjectInfo>> get_object(const Address& id) override {
+    ++object_reads;
     auto it = objects.find(id);
     if (it == objects.end()) return std::optional<ObjectInfo>();
     return std::optional<ObjectInfo>(it->second);
@@ -118,6 +122,7 @@ class FakeChain : public ChainClient {
     txs[tx.digest] = r;
     objects[kCoin].ref.version += 1;
     put_record(1);
+    if (effects_carry_contents) r.written.push_back(objects.at(kRecord));
     return r;
   }
   Result<std::optional<TransactionResult>> get_transaction(const std::string& digest) override {
@@ -128,7 +133,9 @@ class FakeChain : public ChainClient {
   }
   Result<EventPage> query_events(const std::string&, const std::optional<Address>&, const std::optional<std::string>&,
                                  unsigned) override {
-    return EventPage{};
+    EventPage page;
+    page.events = events;
+    return page;
   }
   std::string transport() const override { return "fake"; }
   std::vector<EndpointHealth> health() const override { return {}; }
@@ -399,5 +406,98 @@ TEST_CASE("staking: unstake refuses while locked and without a stake") {
   REQUIRE_FALSE(slashed.ok());
   CHECK(slashed.error().exit_code() == 79);
   f.chain.put_record(3, 10);
+  CHECK(client.unstake().error().exit_code() == 80);
+}
+
+TEST_CASE("staking: the new record is taken from the execution's own effects when they carry it") {
+  Fixture f;
+  f.chain.effects_carry_contents = true;
+  auto staked = f.client().stake(1'000'000'000);
+  REQUIRE(staked.ok());
+  CHECK(staked->record.id == kRecord);
+  CHECK(staked->record.amount == 1'000'000'000);
+  CHECK(staked->record.active());
+  // Only the pool was read (with the other inputs); the record was not read back.
+  CHECK(f.chain.object_reads == 1);
+  CHECK(read_stake_state(f.settings.state_dir).value()->stake_record_id == kRecord);
+
+  // Without contents in the answer (JSON-RPC), the record is read back once.
+  Fixture g;
+  auto read_back = g.client().stake(1'000'000'000);
+  REQUIRE(read_back.ok());
+  CHECK(read_back->record.id == kRecord);
+  CHECK(g.chain.object_reads == 2);
+}
+
+TEST_CASE("staking: the newest StakeEvent names the record; an older one never stands in for it") {
+  Fixture f;
+  const Address old_record = addr("0x66");
+  // An earlier stake of this node, withdrawn, and the newest one, whose transaction the indexer
+  // does not serve yet.
+  ObjectInfo withdrawn;
+  withdrawn.ref = {old_record, 4, digest_of(7)};
+  withdrawn.type = kPackage.to_hex() + "::staking::StakeRecord";
+  withdrawn.owner.kind = Owner::Kind::kShared;
+  withdrawn.owner.initial_shared_version = 3;
+  withdrawn.fields = {{"staker", f.key.address().to_hex()}, {"amount", "1000000000"}, {"staked_at", 9},
+                      {"locked_until", 9}, {"status", 3}, {"node_id", "worker-1"}, {"stake_type", "node"}};
+  f.chain.objects[old_record] = withdrawn;
+  TransactionResult old_tx;
+  old_tx.digest = "OldStakeDigest";
+  old_tx.success = true;
+  old_tx.created.push_back({old_record, withdrawn.type, withdrawn.owner, 4});
+  f.chain.txs[old_tx.digest] = old_tx;
+  f.chain.put_record(1);
+  for (const char* digest : {"OldStakeDigest", "NewStakeDigest"}) {
+    ChainEvent ev;
+    ev.type = kPackage.to_hex() + "::staking::StakeEvent";
+    ev.tx_digest = digest;
+    ev.fields = {{"node_id", "worker-1"}, {"staker", f.key.address().to_hex()}};
+    f.chain.events.push_back(ev);
+  }
+  auto lagging = f.client().find_record();
+  REQUIRE_FALSE(lagging.ok());
+  CHECK(lagging.error().kind == ErrorKind::kTimeout);
+  CHECK(lagging.error().message.find("NewStakeDigest") != std::string::npos);
+  CHECK_FALSE(read_stake_state(f.settings.state_dir).value().has_value());  // nothing remembered
+  // Unstake says the same instead of "already withdrawn".
+  auto unstake = f.client().unstake();
+  REQUIRE_FALSE(unstake.ok());
+  CHECK(unstake.error().kind == ErrorKind::kTimeout);
+  CHECK(f.chain.executed.empty());
+
+  // Once the indexer serves it: the active record.
+  f.chain.txs["NewStakeDigest"] = f.chain.landed("NewStakeDigest");
+  auto found = f.client().find_record();
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK((*found)->id == kRecord);
+  CHECK((*found)->active());
+  CHECK(read_stake_state(f.settings.state_dir).value()->stake_record_id == kRecord);
+}
+
+TEST_CASE("staking: unstake run again after an unknown outcome that landed reports that withdrawal") {
+  Fixture f;
+  auto client = f.client();
+  REQUIRE(client.stake(1'000'000'000).ok());
+  f.chain.exec_mode = FakeChain::Exec::kNetworkError;
+  auto unknown = client.unstake();
+  REQUIRE_FALSE(unknown.ok());
+  auto pending = f.journal();
+  REQUIRE(pending.has_value());
+  REQUIRE(pending->kind == "unstake");
+  // It had landed: the record is withdrawn on chain.
+  TransactionResult landed;
+  landed.digest = pending->tx.digest;
+  landed.success = true;
+  f.chain.txs[landed.digest] = landed;
+  f.chain.put_record(3);
+  auto again = client.unstake();
+  REQUIRE_MESSAGE(again.ok(), again.error().message);
+  CHECK(again->digest == pending->tx.digest);
+  CHECK(again->note.find("had landed") != std::string::npos);
+  CHECK(again->record.status == static_cast<std::uint8_t>(StakeStatus::kWithdrawn));
+  CHECK_FALSE(f.journal().has_value());
+  // A third run has nothing to settle: the stake is withdrawn (exit 80).
   CHECK(client.unstake().error().exit_code() == 80);
 }
