@@ -247,6 +247,13 @@ unsigned kill_shims(const std::vector<std::string>& addresses, pid_t containerd_
 // SIGTERM to a leftover process group (from a pid file), SIGKILL after `grace`.
 bool stop_leftover(const std::filesystem::path& pid_file, std::chrono::milliseconds grace,
                    std::vector<std::string>& errors);
+// An earlier run killed between starting a child and writing its pid file leaves that child
+// unrecorded. Finds process-group leaders that are not this process's children and whose command
+// line contains `signature` (consecutive arguments naming a file only this node's children are
+// given, e.g. {"--config", "<state_dir>/runtime/containerd.toml"}), SIGTERMs their groups, SIGKILL
+// after `grace`. Returns how many it found.
+unsigned stop_unrecorded_leftovers(const std::string& name, const std::vector<std::string>& signature,
+                                   std::chrono::milliseconds grace, std::vector<std::string>& errors);
 
 }  // namespace teardown
 

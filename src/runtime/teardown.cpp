@@ -325,4 +325,35 @@ bool stop_leftover(const std::filesystem::path& pid_file, std::chrono::milliseco
   return true;
 }
 
+unsigned stop_unrecorded_leftovers(const std::string& name, const std::vector<std::string>& signature,
+                                   std::chrono::milliseconds grace, std::vector<std::string>& errors) {
+  if (signature.empty()) return 0;
+  const pid_t self = ::getpid();
+  std::vector<pid_t> victims;
+  for (const auto& p : proc::list_processes()) {
+    // The supervisor makes each child the leader of its own group; ours (this run's) are skipped.
+    if (p.state == 'Z' || p.pid == self || p.ppid == self || p.pgid != p.pid) continue;
+    const auto& argv = p.cmdline;
+    if (argv.size() < signature.size()) continue;
+    bool match = false;
+    for (std::size_t i = 0; !match && i + signature.size() <= argv.size(); ++i) {
+      match = std::equal(signature.begin(), signature.end(), argv.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    if (match) victims.push_back(p.pid);
+  }
+  for (pid_t pid : victims) {
+    K3S_LOG(kRuntime, warn,
+            "teardown: a leftover {} of an earlier run is running without a pid file (pid {}, its command line "
+            "names this node's own files; the run died before recording it): stopping it",
+            name, pid);
+    ::kill(-pid, SIGTERM);
+  }
+  if (!victims.empty() && !wait_gone(victims, grace)) {
+    for (pid_t pid : victims) ::kill(-pid, SIGKILL);
+    if (!wait_gone(victims, std::chrono::seconds(5))) errors.push_back("a leftover " + name + " survives SIGKILL");
+  }
+  for (pid_t pid : victims) ::kill(-pid, SIGKILL);  // what is left of its group
+  return static_cast<unsigned>(victims.size());
+}
+
 }  // namespace k3s_daas::runtime::teardown

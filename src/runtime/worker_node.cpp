@@ -77,6 +77,20 @@ Status WorkerNode::start_runtime() {
   if (!runtime_child.empty() && (!supervisor_.has(runtime_child) || supervisor_.is_stopped(runtime_child))) {
     took_over |= teardown::stop_leftover(work_dir / "containerd.pid", supervisor_.limits().stop_timeout, errors);
   }
+  // A run killed between a child's start and its pid file leaves that child unrecorded: found by
+  // its command line, which names this node's own config files (the k3s config is always ours;
+  // containerd's only when the agent wrote it, never an operator's shared runtime.config_file).
+  if (!supervisor_.has(kK3sChild) || supervisor_.is_stopped(kK3sChild)) {
+    took_over |= teardown::stop_unrecorded_leftovers(
+                     kK3sChild, {"--config", k3s_config_file_path(work_dir).string()}, options_.k3s.stop_timeout,
+                     errors) > 0;
+  }
+  if (runtime_child == kContainerdChild && options_.runtime.config_file.empty() &&
+      (!supervisor_.has(runtime_child) || supervisor_.is_stopped(runtime_child))) {
+    took_over |= teardown::stop_unrecorded_leftovers(
+                     runtime_child, {"--config", (options_.runtime.work_dir / "containerd.toml").string()},
+                     supervisor_.limits().stop_timeout, errors) > 0;
+  }
   if (!errors.empty()) {
     return make_error(ErrorKind::kInternal, "an earlier run's processes could not be stopped: " + errors.front());
   }
