@@ -22,4 +22,5 @@ endfunction()
 
 k3s_daas_campaign_daemon_test(daemon_chain_faults SOURCES daemon_chain_faults_test.cpp TIMEOUT 150)
 k3s_daas_campaign_daemon_test(daemon_soak_kills SOURCES daemon_soak_kills_test.cpp TIMEOUT 150)
+k3s_daas_campaign_daemon_test(daemon_kill_points SOURCES daemon_kill_points_test.cpp TIMEOUT 150)
 k3s_daas_campaign_daemon_test(daemon_host_faults SOURCES host_faults_test.cpp TIMEOUT 150)
