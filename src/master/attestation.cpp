@@ -3,6 +3,7 @@
 
 #include <cbor.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -530,6 +531,29 @@ Result<Document> Verifier::verify(ByteView cose, const Policy& policy, Check* fa
     return reject(failed, Check::kChain,
                   std::string(X509_verify_cert_error_string(code)) + " (certificate " + where + ", at the document time " +
                       format_utc_ms(static_cast<std::int64_t>(doc.timestamp_ms)) + ")");
+  }
+  // X509_verify_cert takes the cabundle as a pool: it would accept certificates out of order or
+  // unused. The chain it built must be exactly leaf, cabundle[n-1], ..., cabundle[0], as AWS
+  // documents it, and the signing certificate an end entity (NSM leaves are CA:FALSE), never a CA.
+  {
+    STACK_OF(X509)* built = X509_STORE_CTX_get0_chain(ctx.get());
+    const std::size_t n = doc.cabundle.size();
+    bool in_order = built != nullptr && static_cast<std::size_t>(sk_X509_num(built)) == n + 1;
+    for (std::size_t k = 1; in_order && k <= n; ++k) {
+      in_order = certificate_der(sk_X509_value(built, static_cast<int>(k))) == doc.cabundle[n - k];
+    }
+    if (!in_order) {
+      ERR_clear_error();
+      return reject(failed, Check::kChain,
+                    "the cabundle is not the chain in order (root first, each certificate the issuer of the next, "
+                    "the last one the issuer of the signing certificate, none unused)");
+    }
+    if (X509_check_ca(leaf.get()) != 0) {
+      ERR_clear_error();
+      return reject(failed, Check::kChain,
+                    "the signing certificate " + certificate_subject(leaf.get()) +
+                        " is a CA certificate; documents are signed by an end-entity certificate");
+    }
   }
 
   K3S_TRY(verify_cose_signature(doc, leaf.get(), failed));
