@@ -336,7 +336,12 @@ class Server {
 			}
 			if (req.method === 'GET' && sub === '/graphql-limits') return send(res, 200, limitsJson());
 			if (req.method === 'GET' && sub === '/graphql-hide') return send(res, 200, { hidden: this.gql.hidden });
-			if (req.method === 'GET' && sub === '/faults') return send(res, 200, { faults: this.faults.pending(), fired: this.faults.fired });
+			if (req.method === 'GET' && sub === '/faults') {
+				// `?id=N`: only that fault (cheap to poll: the fired list holds up to 1,000 entries).
+				const id = url.searchParams.get('id');
+				const mine = (f) => id == null || f.id === Number(id);
+				return send(res, 200, { faults: this.faults.pending().filter(mine), fired: this.faults.fired.filter(mine) });
+			}
 			if (req.method !== 'POST') return send(res, 404, { error: `no admin route ${req.method} ${sub}` });
 			switch (sub) {
 				case '/fund': {

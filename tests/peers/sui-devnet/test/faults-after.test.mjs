@@ -77,3 +77,16 @@ test('clear-faults by id or port leaves the other faults armed', async () => {
 	await fault({ kind: 'reset', port: 3 });
 	assert.equal((await admin(info, '/clear-faults', {})).cleared, 1, 'an empty body still clears all');
 });
+
+test('GET /admin/faults?id=N lists only that fault', async () => {
+	const a = (await fault({ kind: 'http500', port: 9 })).fault;
+	const b = (await fault({ kind: 'http500' })).fault;
+	assert.equal((await post(info.graphql, CHAIN_ID)).status, 500, 'b fires (a is for another port)');
+	let r = await admin(info, `/faults?id=${a.id}`);
+	assert.deepEqual(r.faults.map((f) => f.id), [a.id]);
+	assert.equal(r.fired.length, 0);
+	r = await admin(info, `/faults?id=${b.id}`);
+	assert.equal(r.faults.length, 0);
+	assert.deepEqual(r.fired.map((f) => f.id), [b.id]);
+	await admin(info, '/clear-faults', {});
+});
