@@ -121,6 +121,9 @@ class Node {
   const std::string& address() const { return address_; }
   const std::string& node_id() const { return node_id_; }
   std::filesystem::path state_dir() const { return dir_ / "state"; }
+  std::filesystem::path config_path() const { return dir_ / "config.json"; }
+  std::filesystem::path key_file() const { return dir_ / "sui.key"; }
+  std::filesystem::path dir() const { return dir_.path(); }
   std::filesystem::path journal() const { return state_dir() / "sui-journal.json"; }
   bool journal_pending() const {
     if (!std::filesystem::exists(journal())) return false;
