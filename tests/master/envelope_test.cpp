@@ -368,3 +368,141 @@ TEST_CASE("answers outside the envelope: {\"attestation\": hex} and error texts"
   const std::string longest = error_answer_text(std::string(5000, 'x'));
   CHECK(longest == std::string(300, 'x') + "...");
 }
+
+// Issue 13, attack tests: each field of an answer altered and RE-SIGNED with the attested enclave
+// key (so the signature holds and the field's own rule must refuse it); the cases above already
+// cover the unsigned alterations, the register nonce/node echoes, one wrong intent and the
+// register timestamps.
+TEST_CASE("each field of a master answer altered and re-signed by the enclave key") {
+  auto key = new_key();
+  ByteView pk(key.public_key().data(), key.public_key().size());
+  const auto now = static_cast<std::uint64_t>(now_unix_ms());
+  auto refused = [&](const std::string& body, auto verify, const Expectation& expect, Rejection expected,
+                     const std::string& mention) {
+    ReplayGuard replay;
+    Rejection why{};
+    auto result = verify(body, pk, expect, replay, &why);
+    REQUIRE_FALSE(result.ok());
+    CHECK(why == expected);
+    CHECK(result.error().message.find(std::string("(") + rejection_name(expected) + ")") != std::string::npos);
+    CHECK_MESSAGE(result.error().message.find(mention) != std::string::npos, result.error().message);
+  };
+
+  SUBCASE("register") {
+    const RegisterAck base = sample_register_ack();
+    const Expectation expect = register_expectation(base);
+    auto signed_with = [&](std::uint8_t intent, std::uint64_t ts, const RegisterAck& ack) {
+      return sign_envelope(key, intent, ts, register_data(ack), bcs_of(ack)).dump();
+    };
+    {
+      ReplayGuard replay;  // control
+      REQUIRE(verify_register_answer(signed_with(1, now, base), pk, expect, replay).ok());
+    }
+    for (std::uint8_t intent : {0, 2, 3, 255}) {
+      CAPTURE(int(intent));
+      refused(signed_with(intent, now, base), verify_register_answer, expect, Rejection::kIntent, "expected 1");
+    }
+    for (std::uint64_t ts : {std::uint64_t{0}, now - 3'600'000, now + 3'600'000, UINT64_MAX}) {
+      CAPTURE(ts);
+      refused(signed_with(1, ts, base), verify_register_answer, expect, Rejection::kTimestamp, "away from our clock");
+    }
+    RegisterAck a = base;
+    a.node_id = "";
+    refused(signed_with(1, now, a), verify_register_answer, expect, Rejection::kEcho, "for node \"\"");
+    a = base;
+    a.node_id = "worker-1 ";
+    refused(signed_with(1, now, a), verify_register_answer, expect, Rejection::kEcho, "for node");
+    for (std::size_t len : {0u, 16u, 31u}) {
+      CAPTURE(len);
+      a = base;
+      a.nonce.resize(len);
+      refused(signed_with(1, now, a), verify_register_answer, expect, Rejection::kEcho, "is not the one sent");
+    }
+    a = base;
+    a.join_token = "";
+    refused(signed_with(1, now, a), verify_register_answer, expect, Rejection::kEcho, "empty join token");
+    // The other fields are the master's to set: a re-signed change is taken as sent.
+    a = base;
+    a.k3s_server_url = "https://10.9.9.9:6443";
+    a.heartbeat_interval_ms = 5000;
+    a.token_expires_at_ms = 1;
+    ReplayGuard replay;
+    auto taken = verify_register_answer(signed_with(1, now, a), pk, expect, replay);
+    REQUIRE(taken.ok());
+    CHECK(taken.value().k3s_server_url == a.k3s_server_url);
+    CHECK(taken.value().heartbeat_interval_ms == 5000);
+  }
+
+  SUBCASE("heartbeat") {
+    auto signed_with = [&](const crypto::Ed25519Keypair& signer, std::uint8_t intent, std::uint64_t ts,
+                           const HeartbeatAck& ack) {
+      json data = {{"node_id", ack.node_id}, {"seq", ack.seq}, {"command", static_cast<int>(ack.command)},
+                   {"heartbeat_interval_ms", ack.heartbeat_interval_ms}};
+      return sign_envelope(signer, intent, ts, data, bcs_of(ack)).dump();
+    };
+    const HeartbeatAck base{"worker-1", 41, Command::kNone, 15000};
+    Expectation expect;
+    expect.intent = Intent::kHeartbeat;
+    expect.node_id = "worker-1";
+    expect.seq = 41;
+    {
+      ReplayGuard replay;  // control
+      REQUIRE(verify_heartbeat_answer(signed_with(key, 2, now, base), pk, expect, replay).ok());
+    }
+    refused(signed_with(new_key(), 2, now, base), verify_heartbeat_answer, expect, Rejection::kSignature,
+            "does not verify");
+    for (std::uint8_t intent : {1, 3}) {
+      CAPTURE(int(intent));
+      refused(signed_with(key, intent, now, base), verify_heartbeat_answer, expect, Rejection::kIntent, "expected 2");
+    }
+    refused(signed_with(key, 2, now - 301'000, base), verify_heartbeat_answer, expect, Rejection::kTimestamp, "away");
+    refused(signed_with(key, 2, now + 301'000, base), verify_heartbeat_answer, expect, Rejection::kTimestamp, "away");
+    HeartbeatAck a = base;
+    a.node_id = "worker-2";
+    refused(signed_with(key, 2, now, a), verify_heartbeat_answer, expect, Rejection::kEcho, "for node \"worker-2\"");
+    for (std::uint64_t seq : {std::uint64_t{0}, std::uint64_t{40}, std::uint64_t{42}, UINT64_MAX}) {
+      CAPTURE(seq);
+      a = base;
+      a.seq = seq;
+      refused(signed_with(key, 2, now, a), verify_heartbeat_answer, expect, Rejection::kEcho, "is not the one sent (41)");
+    }
+    // A slash command re-signed onto an answer for another seq: refused before it is acted on.
+    a = base;
+    a.seq = 40;
+    a.command = Command::kSlashed;
+    refused(signed_with(key, 2, now, a), verify_heartbeat_answer, expect, Rejection::kEcho, "seq 40");
+    // A command the protocol does not define passes the envelope (the daemon logs and ignores it);
+    // one that is not a u8 is malformed.
+    a = base;
+    a.command = static_cast<Command>(6);
+    {
+      ReplayGuard replay;
+      auto unknown = verify_heartbeat_answer(signed_with(key, 2, now, a), pk, expect, replay);
+      REQUIRE(unknown.ok());
+      CHECK(static_cast<int>(unknown.value().command) == 6);
+      CHECK(std::string(command_name(unknown.value().command)) == "unknown");
+    }
+    json data = {{"node_id", "worker-1"}, {"seq", 41}, {"command", 256}, {"heartbeat_interval_ms", 15000}};
+    refused(sign_envelope(key, 2, now, data, bcs_of(base)).dump(), verify_heartbeat_answer, expect,
+            Rejection::kMalformed, "command");
+    // A register answer's body offered as a heartbeat answer: not a HeartbeatAck.
+    RegisterAck reg = sample_register_ack();
+    refused(sign_envelope(key, 2, now, register_data(reg), bcs_of(reg)).dump(), verify_heartbeat_answer, expect,
+            Rejection::kMalformed, "HeartbeatAck");
+  }
+
+  SUBCASE("deregister") {
+    Expectation expect;
+    expect.intent = Intent::kDeregister;
+    expect.node_id = "worker-1";
+    auto signed_with = [&](std::uint8_t intent, const std::string& node) {
+      return sign_envelope(key, intent, now, {{"node_id", node}}, bcs_of(DeregisterAck{node})).dump();
+    };
+    {
+      ReplayGuard replay;  // control
+      REQUIRE(verify_deregister_answer(signed_with(3, "worker-1"), pk, expect, replay).ok());
+    }
+    refused(signed_with(3, "worker-2"), verify_deregister_answer, expect, Rejection::kEcho, "worker-2");
+    refused(signed_with(2, "worker-1"), verify_deregister_answer, expect, Rejection::kIntent, "expected 3");
+  }
+}
