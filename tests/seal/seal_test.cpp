@@ -346,3 +346,112 @@ TEST_CASE("the on-chain StakeRecord check") {
   REQUIRE_FALSE(malformed.ok());
   CHECK(malformed.error().kind == ErrorKind::kProtocol);
 }
+
+// Issue 13, attack tests: each payload field altered and RE-SIGNED by the staker's own key, so the
+// signature holds and the field's rule (off chain, or the StakeRecord on chain) must refuse it, as
+// the master verifies a token (its own key as audience, the node it expects). The cases above
+// cover unsigned alterations and the basic time, nonce, audience and node rules.
+TEST_CASE("each payload field altered and re-signed by the staker's key is refused where it must be") {
+  auto key = new_key();
+  auto other_staker = new_key();
+  const std::int64_t now = now_unix_ms();
+  const Bytes master_key(32, 0xaa);
+  SealTokenV1 base;
+  base.node_id = "worker-1";
+  base.staker = key.address();
+  base.stake_id = address('5');
+  base.audience = master_key;
+  base.issued_at_ms = static_cast<std::uint64_t>(now);
+  base.expires_at_ms = static_cast<std::uint64_t>(now + 3'600'000);
+  base.nonce = Bytes(16, 9);
+  VerifyOptions master;
+  master.own_key = master_key;
+  master.expect_node_id = "worker-1";
+  auto resigned = [&](auto change) {
+    SealTokenV1 p = base;
+    change(p);
+    return sign_payload(key, p);
+  };
+  REQUIRE(verify(sign_payload(key, base), master).ok());  // control
+
+  struct Case {
+    const char* name;
+    std::function<void(SealTokenV1&)> change;
+    Reason expected;
+  };
+  const Case off_chain[] = {
+      {"version 0", [](SealTokenV1& p) { p.version = 0; }, Reason::kVersion},
+      {"version 2", [](SealTokenV1& p) { p.version = 2; }, Reason::kVersion},
+      {"version 255", [](SealTokenV1& p) { p.version = 255; }, Reason::kVersion},
+      {"staker of another address", [&](SealTokenV1& p) { p.staker = other_staker.address(); }, Reason::kStakerMismatch},
+      {"node_id of another node", [](SealTokenV1& p) { p.node_id = "worker-2"; }, Reason::kNodeId},
+      {"node_id empty", [](SealTokenV1& p) { p.node_id = ""; }, Reason::kNodeId},
+      {"node_id with a trailing space", [](SealTokenV1& p) { p.node_id = "worker-1 "; }, Reason::kNodeId},
+      {"audience of another master", [](SealTokenV1& p) { p.audience = Bytes(32, 0xab); }, Reason::kAudience},
+      {"audience 31 bytes", [](SealTokenV1& p) { p.audience.resize(31); }, Reason::kAudience},
+      {"audience 33 bytes", [](SealTokenV1& p) { p.audience.push_back(0xaa); }, Reason::kAudience},
+      {"issued at u64 max", [](SealTokenV1& p) { p.issued_at_ms = UINT64_MAX; p.expires_at_ms = UINT64_MAX; }, Reason::kIssuedInFuture},
+      {"issued at 0 (lifetime of decades)", [](SealTokenV1& p) { p.issued_at_ms = 0; }, Reason::kLifetime},
+      {"expires at u64 max", [](SealTokenV1& p) { p.expires_at_ms = UINT64_MAX; }, Reason::kLifetime},
+      {"expires before issued", [&](SealTokenV1& p) { p.expires_at_ms = p.issued_at_ms - 1; }, Reason::kExpired},
+      {"expired a millisecond ago", [&](SealTokenV1& p) { p.issued_at_ms = now - 3'600'000; p.expires_at_ms = now - 1; }, Reason::kExpired},
+      {"nonce 0 bytes", [](SealTokenV1& p) { p.nonce.clear(); }, Reason::kNonce},
+      {"nonce 17 bytes", [](SealTokenV1& p) { p.nonce.push_back(1); }, Reason::kNonce},
+      {"nonce 32 bytes", [](SealTokenV1& p) { p.nonce.resize(32, 1); }, Reason::kNonce},
+  };
+  for (const auto& c : off_chain) {
+    CAPTURE(c.name);
+    CHECK(rejection_of(resigned(c.change), master) == c.expected);
+  }
+
+  // Fields only the chain can judge: the token passes every off-chain rule, and check_stake
+  // refuses it against the StakeRecord the chain holds.
+  const std::string package = "0x" + std::string(63, '0') + "7";
+  ChainCheckOptions chain_options;
+  chain_options.package_id = package;
+  chain_options.min_stake_mist = 1'000'000'000;
+  auto record_of = [&](const crypto::Address& id, const crypto::Address& staker, const std::string& node) {
+    sui::ObjectInfo info;
+    info.ref.object_id = id;
+    info.ref.version = 12;
+    info.type = "0x7::staking::StakeRecord";
+    info.owner.kind = sui::Owner::Kind::kShared;
+    info.owner.initial_shared_version = 3;
+    info.fields = {{"staker", staker.to_hex()}, {"amount", "2000000000"}, {"status", 1}, {"node_id", node},
+                   {"staked_at", "3"}, {"locked_until", "4"}, {"stake_type", "node"}};
+    return info;
+  };
+  auto on_chain = [&](const SealTokenV1& p, const sui::ObjectInfo& record, const VerifyOptions& verify_options) {
+    auto text = sign_payload(key, p);
+    auto token = verify(text, verify_options);
+    REQUIRE_MESSAGE(token.ok(), token.error().message);
+    FakeChain chain;
+    chain.object = record;
+    Reason why{};
+    auto result = check_stake(chain, token.value().payload, chain_options, &why);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().kind == ErrorKind::kVerify);
+    CHECK(result.error().message.find(text) == std::string::npos);
+    return why;
+  };
+  {  // control: the token's own record
+    FakeChain chain;
+    chain.object = record_of(base.stake_id, key.address(), "worker-1");
+    REQUIRE(check_stake(chain, base, chain_options).ok());
+  }
+  // stake_id pointed at another staker's record (for the same node name).
+  SealTokenV1 p = base;
+  p.stake_id = address('6');
+  CHECK(on_chain(p, record_of(p.stake_id, other_staker.address(), "worker-1"), master) == Reason::kStakeStaker);
+  // stake_id pointed at a record of this staker for another node.
+  CHECK(on_chain(p, record_of(p.stake_id, key.address(), "worker-2"), master) == Reason::kStakeNodeId);
+  // stake_id of no record at all.
+  CHECK(on_chain(p, record_of(address('7'), key.address(), "worker-1"), master) == Reason::kStakeNotFound);
+  // node_id changed, verified by a master that does not expect a particular node: the record's
+  // node_id refuses it.
+  p = base;
+  p.node_id = "worker-2";
+  VerifyOptions any_node;
+  any_node.own_key = master_key;
+  CHECK(on_chain(p, record_of(p.stake_id, key.address(), "worker-1"), any_node) == Reason::kStakeNodeId);
+}
