@@ -20,7 +20,7 @@ function(k3s_daas_campaign_daemon_test name)
   add_dependencies(${name} k3s-daas fake-k3s)
 endfunction()
 
-k3s_daas_campaign_daemon_test(daemon_chain_faults SOURCES daemon_chain_faults_test.cpp TIMEOUT 150)
+k3s_daas_campaign_daemon_test(daemon_chain_faults SOURCES daemon_chain_faults_test.cpp TIMEOUT 300)
 k3s_daas_campaign_daemon_test(daemon_soak_kills SOURCES daemon_soak_kills_test.cpp TIMEOUT 150)
 k3s_daas_campaign_daemon_test(daemon_kill_points SOURCES daemon_kill_points_test.cpp TIMEOUT 150)
 k3s_daas_campaign_daemon_test(daemon_host_faults SOURCES host_faults_test.cpp TIMEOUT 150)
