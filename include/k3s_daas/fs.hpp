@@ -52,6 +52,10 @@ Status ensure_private_dir(const std::filesystem::path& path, mode_t mode = 0700)
 // Refuses a secret file unless it is a regular file, mode 0600 or stricter (no group/other
 // bits), owned by the running user or root. `what` names the setting for the message.
 Status check_secret_file(const std::filesystem::path& path, const std::string& what);
+// Opens a secret file once, checks that open file by the same rules (fstat: a file swapped in
+// after the check can never be the one read) and reads it (at most `max_bytes`).
+Result<std::string> read_secret_file(const std::filesystem::path& path, const std::string& what,
+                                     std::uint64_t max_bytes);
 
 // An exclusive advisory lock (flock) on <path>.lock, held while the object lives.
 class FileLock {

@@ -245,11 +245,10 @@ Status ensure_private_dir(const std::filesystem::path& path, mode_t mode) {
   return {};
 }
 
-Status check_secret_file(const std::filesystem::path& path, const std::string& what) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return make_error(ErrorKind::kIo, what + ": " + path.string() + ": " + std::strerror(errno));
-  }
+namespace {
+
+// The rules of a secret file, on what stat/fstat found (the target, when `path` is a link).
+Status check_secret_stat(const struct stat& st, const std::filesystem::path& path, const std::string& what) {
   if (!S_ISREG(st.st_mode)) {
     return make_error(ErrorKind::kIo, what + ": " + path.string() + " is not a regular file");
   }
@@ -266,6 +265,34 @@ Status check_secret_file(const std::filesystem::path& path, const std::string& w
                                           "; a secret file must be owned by the running user or root");
   }
   return {};
+}
+
+}  // namespace
+
+Status check_secret_file(const std::filesystem::path& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return make_error(ErrorKind::kIo, what + ": " + path.string() + ": " + std::strerror(errno));
+  }
+  return check_secret_stat(st, path, what);
+}
+
+Result<std::string> read_secret_file(const std::filesystem::path& path, const std::string& what,
+                                     std::uint64_t max_bytes) {
+  // O_NONBLOCK: a FIFO put in the key's place must not hang the agent before it is refused.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return make_error(ErrorKind::kIo, what + ": " + path.string() + ": " + std::strerror(errno));
+  struct stat st {};
+  Status checked = ::fstat(fd, &st) != 0
+                       ? make_error(ErrorKind::kIo, what + ": " + path.string() + ": " + std::strerror(errno))
+                       : check_secret_stat(st, path, what);
+  if (!checked.ok()) {
+    ::close(fd);
+    return checked.error();
+  }
+  auto content = read_open_file(fd, path, max_bytes);  // the very file that was checked
+  ::close(fd);
+  return content;
 }
 
 Result<FileLock> FileLock::acquire(const std::filesystem::path& path, bool wait) {

@@ -49,8 +49,7 @@ Status write_all(int fd, const void* data, std::size_t size) {
 }  // namespace
 
 Result<Ed25519Keypair> load_key_file(const std::filesystem::path& path, const std::string& what) {
-  K3S_TRY(fs::check_secret_file(path, what));
-  K3S_ASSIGN(std::string content, fs::read_file(path, kMaxKeyFileBytes));
+  K3S_ASSIGN(std::string content, fs::read_secret_file(path, what, kMaxKeyFileBytes));
   WipeString wipe{content};
   std::string_view line = trim(content);
   if (line.find('\n') != std::string_view::npos) {
@@ -68,8 +67,7 @@ Result<Ed25519Keypair> load_key_file(const std::filesystem::path& path, const st
 
 Result<Ed25519Keypair> load_keystore(const std::filesystem::path& path, const Address& address,
                                      const std::string& what) {
-  K3S_TRY(fs::check_secret_file(path, what));
-  K3S_ASSIGN(std::string content, fs::read_file(path, kMaxKeystoreBytes));
+  K3S_ASSIGN(std::string content, fs::read_secret_file(path, what, kMaxKeystoreBytes));
   WipeString wipe{content};
   nlohmann::json doc = nlohmann::json::parse(content, nullptr, false);
   if (doc.is_discarded() || !doc.is_array()) {
