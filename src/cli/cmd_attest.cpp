@@ -64,6 +64,11 @@ Result<Bytes> fetch_document(const std::string& url_in, const std::optional<conf
   }
   net::ClientOptions options;
   if (config) {
+    // The client key goes by the same rules as in `run` (0600, owned by us or root).
+    if (!config->master.key_file.empty()) {
+      auto secret = fs::check_secret_file(config->master.key_file, "master.key_file");
+      if (!secret.ok()) return make_error(ErrorKind::kConfig, secret.error().message);
+    }
     options.tls.ca_file = config->master.ca_file;
     options.tls.cert_file = config->master.cert_file;
     options.tls.key_file = config->master.key_file;

@@ -132,4 +132,15 @@ TEST_CASE("attest --url: the master stand-in, with the config's TLS settings and
   // Without the config's CA the server is not trusted.
   auto untrusted = run_agent({"attest", "--url", peer.url}, no_config());
   CHECK(untrusted.exit_code == 1);
+
+  // The client key goes by the rules `run` applies: a copy readable by others is refused, naming
+  // the setting and the file, before anything is sent (it used to go to curl unchecked).
+  const auto loose = dir / "client-loose.key";
+  write_file(loose, read_file(test_pki() / "client.key"), 0644);
+  config["master"]["key_file"] = loose.string();
+  write_file(dir / "config.json", config.dump(2), 0600);
+  auto refused = run_agent({"--config", (dir / "config.json").string(), "attest", "--url", peer.url});
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("master.key_file") != std::string::npos);
+  CHECK(refused.err.find("mode 0644") != std::string::npos);
 }
