@@ -107,6 +107,8 @@ TEST_CASE("daemon_host_faults: state_dir read-only, then full, while the node ru
     MESSAGE("SKIPPED: cannot mount a tmpfs on " << world.state << " (needs root with CAP_SYS_ADMIN)");
     return;
   }
+  // Stops what a failed run leaves (by the pid files on the tmpfs) before the tmpfs goes away.
+  NodeLeftoverGuard leftovers{world.state};
   const std::string listen = enable_metrics(world);
   world.stake();
   const auto log = world.dir / "daemon.log";
