@@ -20,9 +20,9 @@
 // on a transaction look-up: `status` makes neither, so those two cells say n/a (nothing to hit).
 //
 // Environment (defaults in brackets). The issue asks for 100 per (command, kind): that is
-// K3S_DAAS_CAMPAIGN_FAULTS=100 (about 3.5 minutes on 2 shared cores; a faulted run costs about
-// 85 ms of CPU and most kinds a retry's back-off of 125 to 375 ms). The defaults keep all of
-// tests/campaign's CLI tests within 150 s on such a machine:
+// K3S_DAAS_CAMPAIGN_FAULTS=100 (2,900 faulted runs, about 4 minutes on this project's 2 shared
+// cores: a faulted run costs about 85 ms of CPU, and most kinds a retry's back-off of 125 to
+// 375 ms). The defaults keep all of tests/campaign's CLI tests within about 150 s there:
 //   K3S_DAAS_CAMPAIGN_FAULTS          injections per (command, kind) over GraphQL [20]
 //   K3S_DAAS_CAMPAIGN_FAULTS_JSONRPC  injections per (command, kind) over JSON-RPC [8]
 //   K3S_DAAS_CAMPAIGN_PIPELINES       worker nodes run in parallel, each on its own port [6]
@@ -51,7 +51,9 @@ enum Command { kStake = 0, kStatus = 1, kUnstake = 2 };
 const std::array<const char*, 3> kCommandNames = {"stake", "status", "unstake"};
 
 constexpr int kLatencyMs = 30;          // far below the request timeout: only slows the request
-constexpr int kRequestTimeoutMs = 300;  // a hung request costs this much
+// A hung request costs this much; much shorter and a loaded machine's slow answers time out too
+// (then a run can fail before it reaches its armed fault; seen at 300 ms with a load of 11).
+constexpr int kRequestTimeoutMs = 600;
 
 std::vector<std::string> command_args(Command c) {
   switch (c) {

@@ -5,8 +5,9 @@
 // request k is stalled (a `latency` fault: the stand-in still processes it after the kill, as a
 // request already on the wire would land late; and a `hang` fault: it never is) and the process is
 // SIGKILLed while it waits there: before, at and after the execution of the transaction. Random
-// points: SIGKILL after a delay drawn uniformly over 1.2 times the command's clean duration
-// (start-up included), from a fixed seed.
+// points: SIGKILL after a delay drawn uniformly over the command's last clean duration (start-up
+// included), from a fixed seed, until as many processes were really killed (a draw that came
+// after the command had finished is checked too, but is not counted as a kill point).
 //
 // After every kill the test CHECKs: every state file parses (right after the kill, and after the
 // next run); the chain holds at most one stake for the node (never two between unstakes); the
@@ -76,36 +77,39 @@ class KillCampaign {
     cycles_ = 1;
     const int stake_requests = count_requests("stake");
     const int unstake_requests = count_requests("unstake");  // (the node is unstaked again)
-    const double stake_ms = clean_ms_["stake"], unstake_ms = clean_ms_["unstake"];
+    const double stake_ms = clean_ms_["stake"], unstake_ms = clean_ms_["unstake"];  // (as measured last)
     MESSAGE(transport_ << ": stake: " << stake_requests << " requests, " << stake_ms << " ms clean; unstake: " << unstake_requests
                       << " requests, " << unstake_ms << " ms clean");
     REQUIRE(stake_requests > 0);
     REQUIRE(unstake_requests > 0);
 
     std::mt19937 rng(seed);
-    auto plan = [&](const std::string& command, int total, int requests, double clean_ms) {
-      std::vector<Point> out;
+    auto campaign = [&](const std::string& command, int total, int requests) {
+      int done = 0;
       for (const char* how : {"latency", "hang"}) {
-        for (int k = 0; k < requests && static_cast<int>(out.size()) < total; ++k) {
+        for (int k = 0; k < requests && done < total; ++k, ++done) {
           Point p;
           p.command = command;
           p.how = how;
           p.k = k;
-          out.push_back(p);
+          points_.push_back(kill_point(std::move(p)));
         }
       }
-      std::uniform_int_distribution<int> delay(0, static_cast<int>(clean_ms * 1.2));
-      while (static_cast<int>(out.size()) < total) {
+      // Random points until `total` processes were really killed: a draw past the end of the run
+      // (the command finished first) is checked like the others but does not count as a kill.
+      for (int tries = 0; done < total && tries < 3 * total; ++tries) {
+        std::uniform_int_distribution<int> delay(0, static_cast<int>(clean_ms_[command]));  // the last clean run's
         Point p;
         p.command = command;
         p.how = "random";
         p.delay_ms = delay(rng);
-        out.push_back(p);
+        points_.push_back(kill_point(std::move(p)));
+        if (points_.back().killed.killed_by_harness) ++done;
       }
-      return out;
+      CHECK_MESSAGE(done == total, command << ": only " << done << " of " << total << " kill points reached");
     };
-    for (auto& p : plan("stake", stake_points, stake_requests, stake_ms)) points_.push_back(kill_point(std::move(p)));
-    for (auto& p : plan("unstake", unstake_points, unstake_requests, unstake_ms)) points_.push_back(kill_point(std::move(p)));
+    campaign("stake", stake_points, stake_requests);
+    campaign("unstake", unstake_points, unstake_requests);
     report(seed);
   }
 
@@ -243,7 +247,9 @@ class KillCampaign {
     CHECK(history.stakes == cycles_);
     CHECK(history.unstakes == cycles_);
 
-    std::printf("\nSIGKILL campaign over %s (seed %u): %zu points\n", transport_.c_str(), seed, points_.size());
+    int kills = 0;
+    for (const auto& p : points_) kills += p.killed.killed_by_harness ? 1 : 0;
+    std::printf("\nSIGKILL campaign over %s (seed %u): %d kills in %zu runs\n", transport_.c_str(), seed, kills, points_.size());
     std::printf("%-34s %6s %7s %9s %14s %8s %8s\n", "point", "points", "killed", "finished", "landed-before", "pending",
                 "settled");
     for (const auto& [key, r] : rows) {
