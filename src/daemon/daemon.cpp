@@ -364,7 +364,7 @@ int stage_register(Daemon& d) {
   if (!ack) return d.exit_status;
   if (!ack->ok()) return fail(d, ack->error());
   d.registration = ack->value();
-  if (d.registration->heartbeat_interval_ms > 0) d.heartbeat_interval_ms = d.registration->heartbeat_interval_ms;
+  d.take_master_interval(d.registration->heartbeat_interval_ms);
   K3S_LOG(kDaemon, info, "registered: k3s server {}, join token in {}, heartbeat every {} ms",
           d.registration->k3s_server_url, d.registration->join_token_file.string(), d.heartbeat_interval_ms);
   return exit_code::kOk;

@@ -145,6 +145,11 @@ struct Daemon {
     return std::chrono::seconds(config ? config->k3s.stop_timeout_s : 0) + limits.stop_budget_extra;
   }
   void write_status(const std::string& state);
+  // Takes the heartbeat interval a master answer asks for (0: keep the current one), held to what
+  // the config itself accepts (1 s .. 1 h): a master asking for 1 ms would have the agent flood
+  // it, one asking for a day would leave the node silent. A value held back is logged.
+  void take_master_interval(std::uint64_t asked_ms);
+  std::uint64_t last_interval_held_back_ms = 0;  // the last out-of-range interval a master asked for
   // Counts and reports (rate-limited) the outcome of a write into state_dir.
   void state_write_done(const char* what, const Status& written);
   // Compares the wall clock with the monotonic one; a step of more than 2 s is logged and counted

@@ -341,7 +341,7 @@ void start_heartbeat(Daemon& d) {
       ++d.heartbeats_ok;
       d.last_heartbeat_ok_ms = now_unix_ms();
       d.metrics->handles().heartbeats_sent->Increment();
-      if (ack->heartbeat_interval_ms > 0) d.heartbeat_interval_ms = ack->heartbeat_interval_ms;
+      d.take_master_interval(ack->heartbeat_interval_ms);
       const auto interval = static_cast<std::int64_t>(d.heartbeat_interval_ms);
       d.next_master_ms = monotonic_ms() + (first ? first_period(interval) : jittered(interval));
       act_on_command(d, ack->command);
@@ -393,7 +393,7 @@ void start_register(Daemon& d) {
       }
       master_ok(d);
       d.registration = *ack;
-      if (ack->heartbeat_interval_ms > 0) d.heartbeat_interval_ms = ack->heartbeat_interval_ms;
+      d.take_master_interval(ack->heartbeat_interval_ms);
       K3S_LOG(kDaemon, info, "registered again; k3s keeps running (a new token file applies at its next start)");
       if (!d.drained) {
         auto updated = d.node->start_k3s(ack->k3s_server_url, ack->join_token_file);
@@ -474,8 +474,26 @@ void Daemon::state_write_done(const char* what, const Status& written) {
   if (state_write_failing_since_ms == 0) state_write_failing_since_ms = now;
 }
 
+void Daemon::take_master_interval(std::uint64_t asked_ms) {
+  if (asked_ms == 0) return;
+  constexpr std::uint64_t kMin = 1000, kMax = 3600000;  // the range of master.heartbeat_interval_ms
+  const std::uint64_t taken = std::clamp(asked_ms, kMin, kMax);
+  if (taken != asked_ms && asked_ms != last_interval_held_back_ms) {  // once per value asked
+    K3S_LOG(kDaemon, warn, "the master asks for a heartbeat every {} ms; using {} ms (the agent keeps to 1 s .. 1 h)",
+            asked_ms, taken);
+  }
+  last_interval_held_back_ms = taken != asked_ms ? asked_ms : 0;
+  heartbeat_interval_ms = taken;
+}
+
 bool Daemon::check_clock() {
-  const std::int64_t offset = now_unix_ms() - monotonic_ms();
+  // The wall clock read between two monotonic reads: a thread descheduled in between (a loaded
+  // host) would look like a step, so such a sample is left out.
+  const std::int64_t before = monotonic_ms();
+  const std::int64_t wall = now_unix_ms();
+  const std::int64_t after = monotonic_ms();
+  if (after - before > 50) return false;
+  const std::int64_t offset = wall - after;
   bool stepped = false;
   if (clock_offset_ms && std::llabs(offset - *clock_offset_ms) > 2000) {
     stepped = true;

@@ -17,7 +17,8 @@
 // 3. config.json edited badly while the daemon runs (broken JSON, then a field of the wrong type),
 //    each followed by SIGHUP: the reload is refused naming the file or the field, counted in
 //    k3s_daas_config_reload_failures_total, and the daemon runs on what it loaded; a bad edit
-//    without SIGHUP changes nothing; the good file back plus SIGHUP is applied.
+//    without SIGHUP changes nothing; the good file back plus SIGHUP is applied. Then a master
+//    asking for a 10 ms heartbeat gets one a second (the config's own lower bound), logged.
 #include <signal.h>
 #include <sys/mount.h>
 
@@ -177,7 +178,10 @@ TEST_CASE("daemon_host_faults: the wall clock stepped by hours, forward and back
                        offset_file.string()});
   REQUIRE(world.wait_running(2));
   const pid_t k3s_pid = world.runtime_status()["k3s"]["pid"];
-  CHECK(metric(listen, "k3s_daas_clock_steps_total") == 0);
+  {
+    INFO("daemon log, last lines:\n" << log_tail(log, 30));
+    CHECK(metric(listen, "k3s_daas_clock_steps_total") == 0);
+  }
 
   struct Step {
     const char* offset;
@@ -262,6 +266,15 @@ TEST_CASE("daemon_host_faults: config.json edited badly while the daemon runs") 
   CHECK(metric(listen, "k3s_daas_config_reload_failures_total") == 2);
   CHECK_FALSE(daemon->wait(10ms).has_value());
   CHECK(world.runtime_status()["k3s"]["pid"] == k3s_pid);
+
+  // Beside the config: the master's answers set the heartbeat interval too, held to the config's
+  // own range (1 s .. 1 h). A master asking for 10 ms gets one a second, not a flood.
+  world.master->settings({{"heartbeat_interval_ms", 10}});
+  CHECK(wait_until([&] { return count_lines(log, {"the master asks for a heartbeat every 10 ms; using 1000 ms"}) == 1; }, 5s));
+  beats = world.heartbeats();
+  std::this_thread::sleep_for(3s);
+  CHECK(world.heartbeats() - beats <= 5);
+  CHECK(world.runtime_status()["master"].value("heartbeat_interval_ms", 0) == 1000);
   daemon->signal(SIGTERM);
   auto code = daemon->wait(30s);
   REQUIRE(code.has_value());
