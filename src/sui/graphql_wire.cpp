@@ -486,6 +486,18 @@ Result<json> graphql_envelope(std::string_view body) {
         messages += detail::snippet(to_string(get(e, "message")).value_or("(no message)"));
         ++shown;
       }
+      // The server's own failures (Sui GraphQL's extensions.code INTERNAL_SERVER_ERROR or
+      // REQUEST_TIMEOUT on every error) are transient like an HTTP 5xx: worth another pass.
+      // Anything else (BAD_USER_INPUT, validation) is a refusal.
+      bool internal = true, timeout = true;
+      for (const auto& e : *errors) {
+        const json* ext = get(e, "extensions");
+        const auto code = ext ? to_string(get(*ext, "code")) : std::nullopt;
+        internal = internal && code == std::optional<std::string>("INTERNAL_SERVER_ERROR");
+        timeout = timeout && code == std::optional<std::string>("REQUEST_TIMEOUT");
+      }
+      if (internal) return make_error(ErrorKind::kNetwork, "GraphQL error: " + messages + " (a server error: transient)");
+      if (timeout) return make_error(ErrorKind::kTimeout, "GraphQL error: " + messages + " (a server timeout: transient)");
       return make_error(ErrorKind::kRejected, "GraphQL error: " + messages);
     }
   }

@@ -84,7 +84,7 @@ TEST_CASE("graphql: real answers of the stand-in parse") {
     auto data = wire::graphql_envelope(body);
     if (starts_with(name, "errors")) {
       REQUIRE_FALSE(data.ok());
-      CHECK(data.error().kind == ErrorKind::kRejected);
+      CHECK(data.error().kind == ErrorKind::kNetwork);  // INTERNAL_SERVER_ERROR: transient
       CHECK(data.error().message.find("Internal error") != std::string::npos);
       continue;
     }
@@ -159,6 +159,20 @@ TEST_CASE("graphql: shapes, errors and Move aborts") {
   REQUIRE_FALSE(errors.ok());
   CHECK(errors.error().kind == ErrorKind::kRejected);
   CHECK(errors.error().message == "GraphQL error: a; b");
+  // The server's own failures are transient (retried like an HTTP 5xx); a refusal is not, nor a
+  // mix of both.
+  auto internal = wire::graphql_envelope(
+      R"({"data":null,"errors":[{"message":"Internal error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]})");
+  REQUIRE_FALSE(internal.ok());
+  CHECK(internal.error().kind == ErrorKind::kNetwork);
+  CHECK(internal.error().message == "GraphQL error: Internal error (a server error: transient)");
+  auto timeout = wire::graphql_envelope(R"({"errors":[{"message":"t","extensions":{"code":"REQUEST_TIMEOUT"}}]})");
+  CHECK(timeout.error().kind == ErrorKind::kTimeout);
+  auto refused = wire::graphql_envelope(R"({"errors":[{"message":"x","extensions":{"code":"BAD_USER_INPUT"}}]})");
+  CHECK(refused.error().kind == ErrorKind::kRejected);
+  auto mixed = wire::graphql_envelope(
+      R"({"errors":[{"message":"x","extensions":{"code":"INTERNAL_SERVER_ERROR"}},{"message":"y","extensions":{"code":"BAD_USER_INPUT"}}]})");
+  CHECK(mixed.error().kind == ErrorKind::kRejected);
   auto html = wire::graphql_envelope("<html><body>502 Bad Gateway</body></html>");
   REQUIRE_FALSE(html.ok());
   CHECK(html.error().kind == ErrorKind::kProtocol);
