@@ -293,6 +293,14 @@ Result<TransactionResult> parse_effects(const json* effects, const std::string& 
   return out;
 }
 
+// A connection's pageInfo: the cursor of the next page, or none on the last page.
+Result<std::optional<std::string>> next_page(const json* page_info, const char* what) {
+  if (!to_bool(get(page_info, "hasNextPage")).value_or(false)) return std::optional<std::string>();
+  auto cursor = to_string(get(page_info, "endCursor"));
+  if (!cursor) return malformed(std::string(what) + ": hasNextPage without an endCursor");
+  return cursor;
+}
+
 }  // namespace
 
 Result<std::uint64_t> parse_reference_gas_price(const json& data) {
@@ -328,12 +336,7 @@ Result<std::vector<Coin>> parse_coins(const json& data, std::optional<std::strin
     if (!ref.ok()) return malformed(ref.error().message);
     coins.push_back({*ref, *value});
   }
-  const json* page = get(objects, "pageInfo");
-  if (to_bool(get(page, "hasNextPage")).value_or(false)) {
-    auto cursor = to_string(get(page, "endCursor"));
-    if (!cursor) return malformed("hasNextPage without an endCursor");
-    next = *cursor;
-  }
+  K3S_ASSIGN(next, next_page(get(objects, "pageInfo"), "coins"));
   return coins;
 }
 
@@ -398,12 +401,7 @@ Result<ObjectPage> parse_objects_page(const json& data) {
     K3S_ASSIGN(ObjectInfo info, parse_object_node(&node));
     page.objects.push_back(std::move(info));
   }
-  const json* info = get(connection, "pageInfo");
-  if (to_bool(get(info, "hasNextPage")).value_or(false)) {
-    auto cursor = to_string(get(info, "endCursor"));
-    if (!cursor) return malformed("objects: hasNextPage without endCursor");
-    page.next_cursor = *cursor;
-  }
+  K3S_ASSIGN(page.next_cursor, next_page(get(connection, "pageInfo"), "objects"));
   return page;
 }
 
@@ -436,12 +434,7 @@ Result<EventPage> parse_events(const json& data) {
     ev.cursor = *cursor;
     page.events.push_back(std::move(ev));
   }
-  const json* info = get(events, "pageInfo");
-  if (to_bool(get(info, "hasNextPage")).value_or(false)) {
-    auto cursor = to_string(get(info, "endCursor"));
-    if (!cursor) return malformed("hasNextPage without an endCursor");
-    page.next_cursor = *cursor;
-  }
+  K3S_ASSIGN(page.next_cursor, next_page(get(events, "pageInfo"), "events"));
   return page;
 }
 

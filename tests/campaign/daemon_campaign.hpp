@@ -33,20 +33,6 @@ inline std::uint64_t seed() {
   return std::random_device{}();
 }
 
-// A port that was free a moment ago (for metrics.listen).
-inline int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
 // The value of one unlabelled series in a Prometheus text page; -1 when absent.
 inline double metric_value(const std::string& page, const std::string& name) {
   std::istringstream in(page);

@@ -96,6 +96,14 @@ std::string log_tail(const std::filesystem::path& log, std::size_t lines) {
   return out;
 }
 
+// SIGTERM: an orderly stop, exit 0.
+void stop_cleanly(ChildProgram& daemon) {
+  daemon.signal(SIGTERM);
+  auto code = daemon.wait(30s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
+
 double metric(const std::string& listen, const std::string& name) { return metric_value(scrape(listen), name); }
 
 }  // namespace
@@ -150,10 +158,7 @@ TEST_CASE("daemon_host_faults: state_dir read-only, then full, while the node ru
   CHECK(status.value("state_write_failures", 0) >= 6);
   CHECK_FALSE(std::filesystem::exists(world.state / "slashed"));
   CHECK_FALSE(daemon->wait(10ms).has_value());
-  daemon->signal(SIGTERM);
-  auto code = daemon->wait(30s);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
+  stop_cleanly(*daemon);
 }
 
 TEST_CASE("daemon_host_faults: the wall clock stepped by hours, forward and back") {
@@ -213,10 +218,7 @@ TEST_CASE("daemon_host_faults: the wall clock stepped by hours, forward and back
   CHECK(status["k3s"]["pid"] == k3s_pid);
   CHECK(status["clock"]["steps"] == 4);
   CHECK_FALSE(std::filesystem::exists(world.state / "slashed"));
-  daemon.signal(SIGTERM);
-  auto code = daemon.wait(30s);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
+  stop_cleanly(daemon);
 }
 
 TEST_CASE("daemon_host_faults: config.json edited badly while the daemon runs") {
@@ -275,8 +277,5 @@ TEST_CASE("daemon_host_faults: config.json edited badly while the daemon runs") 
   std::this_thread::sleep_for(3s);
   CHECK(world.heartbeats() - beats <= 5);
   CHECK(world.runtime_status()["master"].value("heartbeat_interval_ms", 0) == 1000);
-  daemon->signal(SIGTERM);
-  auto code = daemon->wait(30s);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
+  stop_cleanly(*daemon);
 }

@@ -12,20 +12,6 @@ using namespace k3s_daas;
 using namespace k3s_daas::test;
 
 namespace {
-// A port that was free a moment ago (for metrics.listen).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
 std::string flag_value(const std::vector<std::string>& argv, const std::string& flag) {
   for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
     if (argv[i] == flag) return argv[i + 1];

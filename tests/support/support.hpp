@@ -74,6 +74,8 @@ Peer start_sui_devnet(const std::vector<std::string>& args = {});
 // Minimal HTTP POST/GET to a peer's plain-HTTP admin API (curl CLI). Returns the parsed body.
 nlohmann::json admin_post(const std::string& url, const nlohmann::json& body);
 nlohmann::json admin_get(const std::string& url);
+// A loopback TCP port that was free a moment ago (for metrics.listen).
+int free_port();
 
 // Writes a file with the given mode.
 void write_file(const std::filesystem::path& path, const std::string& content, unsigned mode = 0600);
