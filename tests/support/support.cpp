@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -61,6 +62,11 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  // K3S_DAAS_KEEP_TEST_DIRS=1 keeps a test's folder (logs, state) for a look after a failure.
+  if (const char* keep = std::getenv("K3S_DAAS_KEEP_TEST_DIRS"); keep != nullptr && *keep != '\0' && *keep != '0') {
+    std::fprintf(stderr, "kept test folder %s\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
