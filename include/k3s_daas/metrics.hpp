@@ -27,6 +27,7 @@ struct Handles {
   prometheus::Counter* chain_endpoint_failovers = nullptr;
   prometheus::Counter* partial_slashes = nullptr;
   prometheus::Gauge* slashed = nullptr;                 // 1 once a slash is confirmed
+  prometheus::Gauge* chain_last_ok_seconds = nullptr;   // Unix time of the last StakeRecord check that succeeded
   // master
   prometheus::Counter* heartbeats_sent = nullptr;
   prometheus::Counter* heartbeats_failed = nullptr;

@@ -262,6 +262,7 @@ int stage_chain(Daemon& d) {
                                                          d.key->address().to_hex() + ")" + stake_hint));
   }
   d.record = *record;
+  d.last_watch_ok_ms = now_unix_ms();
   if (record->staker != d.key->address()) {
     return fail(d, make_error(ErrorKind::kNotStaked, "StakeRecord " + record->id.to_hex() + " belongs to " +
                                                          record->staker.to_hex() + ", not to this key" + stake_hint));
@@ -295,6 +296,7 @@ int stage_metrics(Daemon& d) {
   }
   d.metrics->handles().stake_amount_mist->Set(static_cast<double>(d.record->amount));
   d.metrics->handles().stake_status->Set(d.record->status);
+  d.metrics->handles().chain_last_ok_seconds->Set(static_cast<double>(d.last_watch_ok_ms) / 1000.0);
   return exit_code::kOk;
 }
 

@@ -80,6 +80,7 @@ void chain_ok(Daemon& d) {
   if (d.chain_backoff) K3S_LOG(kDaemon, info, "the chain answers again");
   d.chain_backoff.reset();
   d.last_watch_ok_ms = now_unix_ms();
+  d.metrics->handles().chain_last_ok_seconds->Set(static_cast<double>(d.last_watch_ok_ms) / 1000.0);
 }
 
 // ---------------------------------------------------------------- the slash watch

@@ -30,6 +30,8 @@ constexpr Family<prometheus::Gauge> kGauges[] = {
     {&Handles::stake_amount_mist, "k3s_daas_stake_amount_mist", "Amount of the node's StakeRecord, in MIST"},
     {&Handles::stake_status, "k3s_daas_stake_status", "StakeRecord status: 1 active, 2 slashed, 3 withdrawn, 0 unknown"},
     {&Handles::slashed, "k3s_daas_slashed", "1 once a slash of this node's stake is confirmed on chain"},
+    {&Handles::chain_last_ok_seconds, "k3s_daas_chain_last_ok_timestamp_seconds",
+     "Unix time of the last check of the StakeRecord on chain that succeeded (the slash watch is alive)"},
     {&Handles::master_reachable, "k3s_daas_master_reachable", "1 when the last master call succeeded"},
     {&Handles::seal_token_expires_at_seconds, "k3s_daas_seal_token_expires_at_seconds",
      "Expiry of the current seal token (Unix seconds)"},
