@@ -129,14 +129,14 @@ for t in $targets; do
   rc=$?
   cpu=$(awk -v a="$before" -v b="$(children_cpu_ticks)" -v t="$ticks" 'BEGIN { printf "%.1f", (b - a) / t }')
   if [ $rc -ne 0 ]; then
-    found=$(grep -o "Test unit written to [^ ]*" "$log" | tail -1 | sed 's/Test unit written to //')
+    found=$(grep -a -o "Test unit written to [^ ]*" "$log" | tail -1 | sed 's/Test unit written to //')
     tail -40 "$log" >&2
     echo "fuzz $t: FAILED (exit $rc): ${found:-no input saved}; log $log" >&2
     [ -n "$found" ] && echo "fuzz $t: replay with: $bin $found" >&2
     status=1
     continue
   fi
-  done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
+  done_line=$(grep -a -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
   runs=$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$done_line")
   cov=$(grep -o 'cov: [0-9]*' <<<"$done_line" | cut -d' ' -f2)
   ft=$(grep -o 'ft: [0-9]*' <<<"$done_line" | cut -d' ' -f2)
