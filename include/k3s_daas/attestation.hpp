@@ -86,6 +86,7 @@ struct Policy {
   std::map<std::uint32_t, Bytes> expected_pcrs;
   bool allow_debug = false;                 // accept all-zero PCR0/1/2
   std::optional<Bytes> expected_nonce;      // when the document carries a nonce, it must equal this
+  bool require_nonce = false;               // with expected_nonce: a document without a nonce is refused
   bool require_enclave_key = false;         // public_key must be a 32-byte Ed25519 key
 };
 
@@ -99,7 +100,7 @@ Result<Bytes> decode_document_text(std::string_view content);
 // Parses "N=HEX" (PCR index 0..31, 32/48/64 bytes) as given to `attest --pcr`.
 Result<std::pair<std::uint32_t, Bytes>> parse_pcr_arg(std::string_view arg);
 
-// The PCRs, max_age, debug permission of an `attestation` config section.
+// The PCRs, max_age, debug permission and nonce rule of an `attestation` config section.
 Result<Policy> policy_from_config(const config::AttestationConfig& config);
 
 // Verifies documents against one trusted root (the pinned AWS root or a configured one).

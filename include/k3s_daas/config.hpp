@@ -48,6 +48,7 @@ struct AttestationConfig {
   std::string pcr0, pcr1, pcr2;  // 96 lower-case hex each; empty = not configured
   std::uint64_t max_age_s = 300;
   bool allow_debug = false;
+  bool require_nonce = false;     // refuse a document without the nonce sent (Nautilus's own server puts none)
   std::string root_ca_file;       // empty = the pinned AWS Nitro root G1
   // Trust rooted on chain (protocol.md 3.1): on when enclave_config_object_id is set, which then
   // needs enclave_package_id and enclave_app_type; enclave_object_id pins one Enclave<T> (else

@@ -96,6 +96,7 @@ int run_attest(Context& ctx, const AttestOptions& o) {
     if (!from_config.ok()) return ctx.fail(from_config.error());
     policy.expected_pcrs = from_config->expected_pcrs;
     policy.allow_debug = from_config->allow_debug;
+    policy.require_nonce = from_config->require_nonce;  // --url only: --file sends no nonce
   }
   if (!o.pcrs.empty()) policy.expected_pcrs.clear();  // --pcr replaces the config's PCRs
   for (const auto& arg : o.pcrs) {

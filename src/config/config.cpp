@@ -441,6 +441,7 @@ Result<Config> parse(const std::string& text, const std::filesystem::path& path)
   a.pcr2 = lower(str("/master/attestation/pcr2"));
   a.max_age_s = u64("/master/attestation/max_age_s");
   a.allow_debug = d["master"]["attestation"]["allow_debug"].get<bool>();
+  a.require_nonce = d["master"]["attestation"]["require_nonce"].get<bool>();
   a.root_ca_file = resolve(base, d["master"]["attestation"].contains("root_ca_file") ? opt_str("/master/attestation/root_ca_file") : "");
   for (auto [key, field] : {std::pair{"enclave_object_id", &a.enclave_object_id},
                             std::pair{"enclave_config_object_id", &a.enclave_config_object_id},
@@ -516,6 +517,7 @@ json to_json(const Config& c, bool redact_secrets) {
           {"pcr2", c.master.attestation.pcr2},
           {"max_age_s", c.master.attestation.max_age_s},
           {"allow_debug", c.master.attestation.allow_debug},
+          {"require_nonce", c.master.attestation.require_nonce},
           {"root_ca_file", null_if_empty(c.master.attestation.root_ca_file)},
           {"enclave_object_id", null_if_empty(c.master.attestation.enclave_object_id)},
           {"enclave_config_object_id", null_if_empty(c.master.attestation.enclave_config_object_id)},
@@ -581,6 +583,7 @@ json starter_document(const std::string& node_id) {
         {"allow_insecure_http", false},
         {"attestation",
          {{"pcr0", ""}, {"pcr1", ""}, {"pcr2", ""}, {"max_age_s", 300}, {"allow_debug", false},
+          {"require_nonce", false},
           {"root_ca_file", nullptr}, {"enclave_object_id", nullptr}, {"enclave_config_object_id", nullptr},
           {"enclave_package_id", nullptr}, {"enclave_app_type", nullptr}}},
         {"heartbeat_interval_ms", 30000},

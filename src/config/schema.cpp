@@ -194,6 +194,8 @@ std::vector<Key> build() {
   add({"master.attestation.pcr2", Type::kString, "", false, false, pcr(), "expected PCR2"});
   add({"master.attestation.max_age_s", Type::kUInt, 300, false, false, range(1, 86400, "seconds"), "document freshness"});
   add({"master.attestation.allow_debug", Type::kBool, false, false, false, nullptr, "accept all-zero PCRs"});
+  add({"master.attestation.require_nonce", Type::kBool, false, false, false, nullptr,
+       "refuse a document without the nonce sent"});
   add({"master.attestation.root_ca_file", Type::kNullableString, nullptr, false, true, nullptr, "null = AWS Nitro root G1"});
   add({"master.attestation.enclave_object_id", Type::kNullableString, nullptr, false, false,
        [](const json& v) -> std::optional<std::string> { return sui_id("a Sui object id")(v); }, "Nautilus Enclave<T> object"});

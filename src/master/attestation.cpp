@@ -418,6 +418,7 @@ Result<Policy> policy_from_config(const config::AttestationConfig& config) {
   }
   policy.max_age_ms = config.max_age_s * 1000;
   policy.allow_debug = config.allow_debug;
+  policy.require_nonce = config.require_nonce;
   return policy;
 }
 
@@ -603,6 +604,11 @@ Result<Document> Verifier::verify(ByteView cose, const Policy& policy, Check* fa
       return reject(failed, Check::kPcrs,
                     "PCR" + std::to_string(index) + " is " + hex_encode(it->second) + ", expected " + hex_encode(expected));
     }
+  }
+  if (policy.expected_nonce && policy.require_nonce && !doc.nonce) {
+    return reject(failed, Check::kNonce,
+                  "the document carries no nonce and master.attestation.require_nonce is set: it may be a replayed "
+                  "document (the master must put the nonce of /get_attestation?nonce= into the document)");
   }
   if (policy.expected_nonce && doc.nonce && *doc.nonce != *policy.expected_nonce) {
     return reject(failed, Check::kNonce,

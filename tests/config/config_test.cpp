@@ -55,6 +55,7 @@ TEST_CASE("a minimal document gets every default") {
   CHECK(loaded->sui.gas_budget_mist == 50000000);
   CHECK(loaded->k3s.stop_timeout_s == 30);
   CHECK(loaded->log.format == "text");
+  CHECK_FALSE(loaded->master.attestation.require_nonce);  // Nautilus's own server puts no nonce
 }
 
 TEST_CASE("every key type reports the dotted path, what was expected and what was found") {
@@ -91,6 +92,7 @@ TEST_CASE("every key type reports the dotted path, what was expected and what wa
       {"/master/attestation/pcr0", "abcd", "master.attestation.pcr0: expected 96 hex digits"},
       {"/master/attestation/max_age_s", 0, "master.attestation.max_age_s: expected seconds from 1 to 86400, found 0"},
       {"/master/attestation/allow_debug", 1, "master.attestation.allow_debug: expected true or false"},
+      {"/master/attestation/require_nonce", "no", "master.attestation.require_nonce: expected true or false"},
       {"/master/attestation/root_ca_file", 3, "master.attestation.root_ca_file: expected a string or null"},
       {"/master/attestation/enclave_object_id", "nope", "master.attestation.enclave_object_id: expected a Sui object id"},
       {"/master/heartbeat_interval_ms", 10, "master.heartbeat_interval_ms: expected milliseconds from 1000"},
@@ -128,10 +130,13 @@ TEST_CASE("valid edge values are accepted") {
   doc["k3s"]["node_labels"] = {"topology.kubernetes.io/zone=eu-west-1a"};
   doc["master"]["url"] = "http://127.0.0.1:8080";
   doc["master"]["allow_insecure_http"] = true;
+  doc["master"]["attestation"]["require_nonce"] = true;
   CHECK(problems_of(doc).empty());
   auto loaded = config::parse(doc.dump(), "/x/config.json");
   REQUIRE(loaded.ok());
   CHECK(loaded->master.attestation.pcr0 == std::string(96, 'a'));
+  CHECK(loaded->master.attestation.require_nonce);
+  CHECK(config::to_json(*loaded)["master"]["attestation"]["require_nonce"] == true);
 }
 
 TEST_CASE("required keys and key sources") {

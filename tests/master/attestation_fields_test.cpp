@@ -111,4 +111,23 @@ TEST_CASE("every attestation field altered and re-signed is refused by its own c
   moved.now_ms += static_cast<std::int64_t>(*policy.max_age_ms) + 60'000;
   CHECK_FALSE(verifier.value().verify(*control, moved, &failed).ok());
   CHECK(failed == attestation::Check::kFreshness);
+
+  // master.attestation.require_nonce: the document without a nonce, accepted above, is refused;
+  // the control (the nonce sent) still passes.
+  moved = policy;
+  moved.require_nonce = true;
+  CHECK(verifier.value().verify(*control, moved).ok());
+  bool no_nonce_seen = false;
+  for (const auto& variant : out["variants"]) {
+    if (variant["name"] != "nonce_null_fresh") continue;
+    no_nonce_seen = true;
+    auto bytes = hex_decode(variant["hex"].get<std::string>());
+    REQUIRE(bytes.has_value());
+    CHECK(verifier.value().verify(*bytes, policy).ok());
+    auto refused = verifier.value().verify(*bytes, moved, &failed);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(failed == attestation::Check::kNonce);
+    CHECK(refused.error().message.find("require_nonce") != std::string::npos);
+  }
+  CHECK(no_nonce_seen);
 }

@@ -202,6 +202,13 @@ TEST_CASE("nonce and enclave-key rules of the trust step") {
       policy.expected_nonce = *hex_decode(*nonce);
     }
     CHECK(verifier.verify(sample.bytes, policy).ok());  // no nonce in the document: nothing to compare
+    policy.require_nonce = true;  // master.attestation.require_nonce: a document must carry it
+    if (nonce) {
+      CHECK(verifier.verify(sample.bytes, policy).ok());
+    } else {
+      CHECK(failed_check(verifier, sample.bytes, policy) == Check::kNonce);
+    }
+    policy.require_nonce = false;
     policy.require_enclave_key = true;
     auto key = hex_or_null(sample.manifest["public_key_hex"]);
     if (key && key->size() == 64) {

@@ -350,6 +350,20 @@ TEST_CASE("attestation refusals: forged documents, replays, debug mode, PCRs, ro
   REQUIRE(client.attest().ok());
   peer.settings({{"tag18", false}});
 
+  // A master that puts no nonce into the document (as Nautilus's own server): accepted by
+  // default (protocol 3), refused with master.attestation.require_nonce.
+  peer.fault("attestation_no_nonce", "attestation");
+  auto no_nonce = client.attest();
+  REQUIRE_MESSAGE(no_nonce.ok(), no_nonce.error().message);
+  CHECK_FALSE(no_nonce.value().document.nonce.has_value());
+  auto strict_options = peer.options(state_dir / "state");
+  strict_options.attestation.require_nonce = true;
+  auto strict_client = make_client(strict_options);
+  peer.fault("attestation_no_nonce", "attestation");
+  CHECK(expect_rejected(strict_client.attest()).find("require_nonce") != std::string::npos);
+  CHECK_FALSE(strict_client.trusted().has_value());
+  REQUIRE(strict_client.attest().ok());  // the stand-in echoes the nonce
+
   // A debug-mode enclave is refused by default, accepted only when allowed.
   peer.settings({{"debug_mode", true}});
   CHECK(expect_rejected(client.attest()).find("'debug_mode'") != std::string::npos);

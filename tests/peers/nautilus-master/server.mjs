@@ -414,6 +414,7 @@ function handleAttestation(ctx, req, res, url) {
     ctx.counters.attestations_sent++;
     return send(ctx, res, 200, ctx.lastAnswer.attestation);
   }
+  if (fault?.kind === 'attestation_no_nonce') nonce = null; // as Nautilus's own server answers
   if (fault?.kind === 'attestation_wrong_nonce') {
     nonce = Buffer.from(nonce ?? crypto.randomBytes(32));
     nonce[0] ^= 0xff;

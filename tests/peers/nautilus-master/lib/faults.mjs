@@ -27,6 +27,7 @@ export const FAULT_KINDS = Object.freeze({
   bad_attestation_sig: { endpoints: ['attestation'], stage: 'answer', defaultEndpoint: 'attestation' },
   attestation_wrong_nonce: { endpoints: ['attestation'], stage: 'answer', defaultEndpoint: 'attestation' },
   attestation_no_pubkey: { endpoints: ['attestation'], stage: 'answer', defaultEndpoint: 'attestation' },
+  attestation_no_nonce: { endpoints: ['attestation'], stage: 'answer', defaultEndpoint: 'attestation' },
 });
 
 export const DEFAULT_SLOW_MS = 2000;

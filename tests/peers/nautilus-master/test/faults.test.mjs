@@ -134,7 +134,7 @@ test('reset destroys the connection', async () => {
   assert.equal((await heartbeat()).status, 200, 'the agent reconnects');
 });
 
-test('attestation faults: bad_attestation_sig, attestation_wrong_nonce, attestation_no_pubkey', async () => {
+test('attestation faults: bad_attestation_sig, attestation_wrong_nonce, attestation_no_pubkey, attestation_no_nonce', async () => {
   const nonce = crypto.randomBytes(32).toString('hex');
   await fault({ kind: 'bad_attestation_sig' });
   let doc = parseDoc(Buffer.from((await attestation(nonce)).json.attestation, 'hex'));
@@ -149,6 +149,11 @@ test('attestation faults: bad_attestation_sig, attestation_wrong_nonce, attestat
   doc = parseDoc(Buffer.from((await attestation(nonce)).json.attestation, 'hex'));
   assert.ok(coseSignatureValid(doc, doc.payload.get('certificate')));
   assert.equal(doc.payload.get('public_key'), null);
+
+  await fault({ kind: 'attestation_no_nonce' });
+  doc = parseDoc(Buffer.from((await attestation(nonce)).json.attestation, 'hex'));
+  assert.ok(coseSignatureValid(doc, doc.payload.get('certificate')));
+  assert.equal(doc.payload.get('nonce'), null);
 
   doc = parseDoc(Buffer.from((await attestation(nonce)).json.attestation, 'hex'));
   assert.equal(Buffer.from(doc.payload.get('public_key')).toString('hex'), pk());
