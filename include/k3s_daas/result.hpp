@@ -43,16 +43,19 @@ inline constexpr int kNotStaked = 80;
 struct Error {
   ErrorKind kind = ErrorKind::kInternal;
   std::string message;
+  // A peer's machine-readable reason for a refusal (the master's "expired", "not_registered",
+  // ...), for code to act on instead of matching the message; empty when the peer gave none.
+  std::string reason;
 
   // The process exit code this error maps to when it ends a command.
   int exit_code() const;
   // True for failures worth retrying later (network, timeouts, 5xx).
   bool transient() const { return kind == ErrorKind::kNetwork || kind == ErrorKind::kTimeout; }
   // Prefixes context: Error{..."connection refused"}.context("sui") -> "sui: connection refused".
-  Error context(const std::string& what) const { return Error{kind, what + ": " + message}; }
+  Error context(const std::string& what) const { return Error{kind, what + ": " + message, reason}; }
 };
 
-inline Error make_error(ErrorKind kind, std::string message) { return Error{kind, std::move(message)}; }
+inline Error make_error(ErrorKind kind, std::string message) { return Error{kind, std::move(message), {}}; }
 
 template <typename T>
 class [[nodiscard]] Result {
@@ -74,7 +77,7 @@ class [[nodiscard]] Result {
 
   // On a success this is a placeholder, so that CHECK_MESSAGE(r.ok(), r.error().message) is safe.
   const Error& error() const {
-    static const Error kNoError{ErrorKind::kInternal, "(no error)"};
+    static const Error kNoError{ErrorKind::kInternal, "(no error)", {}};
     return ok() ? kNoError : std::get<1>(state_);
   }
 

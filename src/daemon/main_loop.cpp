@@ -230,9 +230,7 @@ void master_failed(Daemon& d, const char* what, const Error& error, MasterStep n
   // The master refused the seal token for its times (protocol reasons issued_in_future and
   // expired): it was made under a wall clock that has stepped since, or ran out. The next try
   // carries a new one made from the clock as it is now (cheap: a local signature).
-  const bool token_times = error.message.find("HTTP 401") != std::string::npos &&
-                           (error.message.find("issued_in_future") != std::string::npos ||
-                            error.message.find("expired") != std::string::npos);
+  const bool token_times = error.reason == "issued_in_future" || error.reason == "expired";
   if (token_times && d.seal_token) renew_seal_token(d, "the master refused its issue or expiry time");
   d.last_error = std::string(what) + ": " + error.message;
   auto& m = d.metrics->handles();
@@ -323,17 +321,15 @@ void start_heartbeat(Daemon& d) {
       d.last_seq = seq;
       sync_master_counters(d, counters);
       if (!ack.ok()) {
-        const auto& message = ack.error().message;
         MasterStep next = MasterStep::kHeartbeat;
         // An answer signed by another key: the master may have restarted with a new enclave
         // key. Trust it again only through a fresh attestation (and then register again).
         // The master refusing a token made for another audience says the same from its side.
-        if (counters.rejected_signature > d.master_rejected_signature ||
-            message.find("wrong_audience") != std::string::npos) {
+        const auto& reason = ack.error().reason;
+        if (counters.rejected_signature > d.master_rejected_signature || reason == "wrong_audience") {
           next = MasterStep::kAttest;
         }
-        if (message.find("not_registered") != std::string::npos) next = MasterStep::kRegister;
-        if (message.find("expired") != std::string::npos) renew_seal_token(d, "the master refused it");
+        if (reason == "not_registered") next = MasterStep::kRegister;
         d.master_rejected_signature = counters.rejected_signature;
         return master_failed(d, "heartbeat", ack.error(), next);
       }
@@ -385,10 +381,10 @@ void start_register(Daemon& d) {
       if (d.loop_end != LoopEnd::kNone) return;
       sync_master_counters(d, counters);
       if (!ack.ok()) {
-        const auto next = counters.rejected_signature > d.master_rejected_signature ||
-                                  ack.error().message.find("wrong_audience") != std::string::npos
-                              ? MasterStep::kAttest
-                              : MasterStep::kRegister;
+        const auto next =
+            counters.rejected_signature > d.master_rejected_signature || ack.error().reason == "wrong_audience"
+                ? MasterStep::kAttest
+                : MasterStep::kRegister;
         d.master_rejected_signature = counters.rejected_signature;
         return master_failed(d, "re-registration", ack.error(), next);
       }

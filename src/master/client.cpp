@@ -67,6 +67,32 @@ std::string error_answer_text(std::string_view body) {
   return log::redact(text);
 }
 
+std::string error_answer_reason(std::string_view body) {
+  constexpr std::size_t kMaxReason = 64;
+  auto word = [](std::string_view text) {
+    std::size_t n = 0;
+    while (n < text.size() && n < kMaxReason &&
+           ((text[n] >= 'a' && text[n] <= 'z') || (text[n] >= '0' && text[n] <= '9') || text[n] == '_')) {
+      ++n;
+    }
+    return n;
+  };
+  json doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return "";
+  if (auto it = doc.find("reason"); it != doc.end()) {  // present: it alone decides
+    if (!it->is_string()) return "";
+    const auto& text = it->get_ref<const std::string&>();
+    const auto n = word(text);
+    return n > 0 && n == text.size() ? text : "";
+  }
+  if (auto it = doc.find("error"); it != doc.end() && it->is_string()) {
+    const auto& text = it->get_ref<const std::string&>();
+    const auto n = word(text);
+    if (n > 0 && n < text.size() && text[n] == ':') return text.substr(0, n);
+  }
+  return "";
+}
+
 nlohmann::json register_body(const std::string& node_id, const std::string& seal_token, const Bytes& nonce,
                              const std::string& agent_version, const NodeInfo& node) {
   return json{{"node_id", node_id},
@@ -188,7 +214,9 @@ struct MasterClient::Impl {
     if (r.status >= 500 || r.status == 429 || r.status == 408) {
       return {make_error(ErrorKind::kNetwork, text), true};
     }
-    return {make_error(ErrorKind::kRejected, text), false};
+    auto refused = make_error(ErrorKind::kRejected, text);
+    refused.reason = error_answer_reason(r.body);
+    return {refused, false};
   }
 
   void count_rejection(Rejection why) {

@@ -94,6 +94,16 @@ TEST_CASE("daemon_outages: master gone for long, then back as a new process; der
   CHECK(back["k3s"]["pid"] == k3s_pid);  // k3s was never touched
   CHECK(world.node_state().value("deregistered", true) == false);
 
+  MESSAGE("the master forgets the node (same key): 404 not_registered -> registered again, k3s untouched");
+  const int registers = world.master->state()["counters"]["requests"].value("register", 0);
+  const int reattestations = back["master"].value("reattestations", 0);
+  admin_post(world.master->admin + "/admin/forget-nodes", nlohmann::json::object());
+  REQUIRE(wait_until([&] { return world.master->state()["counters"]["requests"].value("register", 0) > registers; }, 20s));
+  REQUIRE(wait_until([&] { return world.heartbeats() > 0; }, 10s));  // heartbeats resume on the new record
+  auto again = world.runtime_status();
+  CHECK(again["master"].value("reattestations", 0) == reattestations);  // the reason, not a new key: no attestation
+  CHECK(again["k3s"]["pid"] == k3s_pid);
+
   MESSAGE("SIGTERM with master.deregister_on_stop: the master is told before the agent exits");
   daemon->signal(SIGTERM);
   REQUIRE(daemon->wait(30s) == std::optional<int>(0));

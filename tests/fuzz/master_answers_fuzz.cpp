@@ -1,8 +1,10 @@
 // libFuzzer target: the master client's readers of answers outside the signed envelope:
 // GET /get_attestation's {"attestation": "<hex>"} (master::parse_attestation_answer) and the text
-// of an error answer put into logs and messages (master::error_answer_text).
+// of an error answer put into logs and messages (master::error_answer_text) and its reason, which
+// the daemon acts on (master::error_answer_reason).
 // Invariants: what parses wraps back ({"attestation": hex(bytes)}) to the same bytes; an error
-// text is one line (no control character) of bounded length.
+// text is one line (no control character) of bounded length; a reason is empty or 1..64 of
+// [a-z0-9_].
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -36,5 +38,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (char c : line) require(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
   // 300 bytes and "...", plus what redaction may add around a secret it hides.
   require(line.size() <= 400);
+
+  // A reason is empty or 1..64 of [a-z0-9_], never anything else the daemon could act on.
+  const std::string reason = master::error_answer_reason(text);
+  require(reason.size() <= 64);
+  for (char c : reason) require((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
   return 0;
 }

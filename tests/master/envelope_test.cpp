@@ -367,6 +367,21 @@ TEST_CASE("answers outside the envelope: {\"attestation\": hex} and error texts"
   CHECK(error_answer_text(R"({"error": 42})") == R"({"error": 42})");  // not a string: shown as sent
   const std::string longest = error_answer_text(std::string(5000, 'x'));
   CHECK(longest == std::string(300, 'x') + "...");
+
+  // The reason the daemon acts on: the "reason" field, else the word that opens "error".
+  CHECK(error_answer_reason(R"({"error": "expired: token expired at 5", "reason": "expired"})") == "expired");
+  CHECK(error_answer_reason(R"({"error": "not_registered: node n1 has not registered"})") == "not_registered");
+  CHECK(error_answer_reason(R"({"error": "issued_in_future: 90 s ahead", "reason": "issued_in_future"})") ==
+        "issued_in_future");
+  CHECK(error_answer_reason(R"({"error": "the token has expired"})").empty());  // a word in a sentence is no reason
+  CHECK(error_answer_reason(R"({"error": "expired"})").empty());                 // no ':' after it
+  CHECK(error_answer_reason(R"({"reason": "Expired"})").empty());                // not snake_case
+  CHECK(error_answer_reason(R"({"reason": "expired now"})").empty());
+  CHECK(error_answer_reason(R"({"reason": 7, "error": "wrong_audience: x"})").empty());  // a bad reason field wins
+  CHECK(error_answer_reason(json{{"reason", std::string(65, 'a')}}.dump()).empty());
+  CHECK(error_answer_reason(json{{"reason", std::string(64, 'a')}}.dump()) == std::string(64, 'a'));
+  CHECK(error_answer_reason("expired: not JSON").empty());
+  CHECK(error_answer_reason("").empty());
 }
 
 // Issue 13, attack tests: each field of an answer altered and RE-SIGNED with the attested enclave
