@@ -188,8 +188,8 @@ Result<Bytes> parse_attestation_answer(std::string_view body);
 // messages: at most 300 bytes (then "..."), control characters blanked, secrets redacted.
 std::string error_answer_text(std::string_view body);
 // The machine-readable reason of a master's error answer: its "reason" field (when present it
-// alone decides), else the
-// snake_case word that opens its "error" text ("expired: ..."); 1..64 of [a-z0-9_], else "".
+// alone decides), else the snake_case word that opens its "error" text ("expired: ..."); 1..64
+// of [a-z0-9_], else "".
 std::string error_answer_reason(std::string_view body);
 
 // Request bodies of section 4 (exposed for tests).

@@ -608,7 +608,8 @@ Result<Document> Verifier::verify(ByteView cose, const Policy& policy, Check* fa
   if (policy.expected_nonce && policy.require_nonce && !doc.nonce) {
     return reject(failed, Check::kNonce,
                   "the document carries no nonce and master.attestation.require_nonce is set: it may be a replayed "
-                  "document (the master must put the nonce of /get_attestation?nonce= into the document)");
+                  "document. The master must put the nonce of /get_attestation?nonce= into the document; for a "
+                  "master that does not (Nautilus's own server), set master.attestation.require_nonce to false");
   }
   if (policy.expected_nonce && doc.nonce && *doc.nonce != *policy.expected_nonce) {
     return reject(failed, Check::kNonce,

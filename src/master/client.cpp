@@ -68,29 +68,21 @@ std::string error_answer_text(std::string_view body) {
 }
 
 std::string error_answer_reason(std::string_view body) {
-  constexpr std::size_t kMaxReason = 64;
-  auto word = [](std::string_view text) {
-    std::size_t n = 0;
-    while (n < text.size() && n < kMaxReason &&
-           ((text[n] >= 'a' && text[n] <= 'z') || (text[n] >= '0' && text[n] <= '9') || text[n] == '_')) {
-      ++n;
-    }
-    return n;
-  };
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return "";
+  std::string candidate;
   if (auto it = doc.find("reason"); it != doc.end()) {  // present: it alone decides
-    if (!it->is_string()) return "";
-    const auto& text = it->get_ref<const std::string&>();
-    const auto n = word(text);
-    return n > 0 && n == text.size() ? text : "";
+    if (it->is_string()) candidate = it->get<std::string>();
+  } else if (auto error = doc.find("error"); error != doc.end() && error->is_string()) {
+    const auto& text = error->get_ref<const std::string&>();
+    if (auto colon = text.find(':'); colon != std::string::npos) candidate = text.substr(0, colon);
   }
-  if (auto it = doc.find("error"); it != doc.end() && it->is_string()) {
-    const auto& text = it->get_ref<const std::string&>();
-    const auto n = word(text);
-    if (n > 0 && n < text.size() && text[n] == ':') return text.substr(0, n);
-  }
-  return "";
+  constexpr std::size_t kMaxReason = 64;
+  const bool word = !candidate.empty() && candidate.size() <= kMaxReason &&
+                    std::all_of(candidate.begin(), candidate.end(), [](char c) {
+                      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                    });
+  return word ? candidate : "";
 }
 
 nlohmann::json register_body(const std::string& node_id, const std::string& seal_token, const Bytes& nonce,

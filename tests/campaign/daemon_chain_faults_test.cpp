@@ -25,10 +25,10 @@
 // master stand-in (one a second); each fault is absorbed (a check succeeds after it); each is in
 // the daemon's log (one warning per failed request, with the kind's own words) and in /metrics
 // (k3s_daas_chain_requests_failed_total counts every failed request; before commit 87bf8ab it
-// counted only checks that failed after the
-// client's retries, and this test failed with +0); reset alone is invisible (libcurl re-sends on a
-// fresh connection, see kKinds); and, once, at the end, a slash landed after the faults is acted on
-// within poll + 1 s (the watch recovered by itself).
+// counted only checks that failed after the client's retries, and this test failed with +0);
+// reset alone is invisible (libcurl re-sends on a fresh connection, see kKinds); and, once, at
+// the end, a slash landed after the faults is acted on within poll + 1 s (the watch recovered by
+// itself).
 //
 // Not applicable to `run`: execute_then_reset (run submits no transaction) and indexer_lag (it
 // answers "not found" to a transaction lookup; run looks up no transaction once stake.json names
@@ -117,7 +117,7 @@ TEST_CASE("daemon_chain_faults: every chain fault kind, again and again, during 
     const int log_before = count_lines(log, {"object version via", "failed", words});
     const int beats_before = world.heartbeats();
     const auto kind_start = std::chrono::steady_clock::now();
-    int fired = 0;
+    int fired = 0, absorbed = 0;
     for (int i = 0; i < per_kind; ++i) {
       nlohmann::json spec = {{"kind", kind.name}, {"count", 1}, {"method", "query ObjectVersion"}};
       if (std::string(kind.name) == "latency") spec["ms"] = timeout_ms + 300;  // slower than the timeout
@@ -142,13 +142,14 @@ TEST_CASE("daemon_chain_faults: every chain fault kind, again and again, during 
       // endpoint, or at the next check), before the next fault is armed. Arming the next one
       // while the check is still failing over would make every check fail and only measure the
       // watch's backoff (up to 60 s, by design: an endpoint failing throughout is not hammered).
-      const bool absorbed = wait_until([&] {
-        return metric_value(scrape(metrics_listen), "k3s_daas_chain_last_ok_timestamp_seconds") * 1000.0 > fired_at_ms;
-      }, 15s);
-      if (!absorbed) {
+      if (!wait_until([&] {
+            return metric_value(scrape(metrics_listen), "k3s_daas_chain_last_ok_timestamp_seconds") * 1000.0 >
+                   fired_at_ms;
+          }, 15s)) {
         MESSAGE(kind.name << " fault " << id << ": no check succeeded within 15 s after it fired");
         break;
       }
+      ++absorbed;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - kind_start).count();
     // Let the last failed request's warning and the metric catch up (the fail-over request of
@@ -158,12 +159,14 @@ TEST_CASE("daemon_chain_faults: every chain fault kind, again and again, during 
     const int logged = count_lines(log, {"object version via", "failed", words}) - log_before;
     const int beats = world.heartbeats() - beats_before;
     status = world.runtime_status();
-    MESSAGE(std::string(kind.name) << ": " << fired << "/" << per_kind << " fired in " << seconds << " s; " << logged
+    MESSAGE(std::string(kind.name) << ": " << fired << "/" << per_kind << " fired, " << absorbed << " absorbed in "
+                      << seconds << " s; " << logged
                       << " warnings in the log; chain_requests_failed +" << failed_after - failed_before << "; "
                       << beats << " heartbeats");
     INFO("the last warning: " << last_line(log, "object version via"));
     fired_total += fired;
     CHECK(fired == per_kind);
+    CHECK(absorbed == per_kind);  // a check succeeded after every fault, the last one included
     if (kind.log_words != nullptr) {
       CHECK(logged >= fired);
       CHECK(failed_after - failed_before >= fired);
