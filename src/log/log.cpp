@@ -11,7 +11,6 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <unistd.h>
 
 #include "k3s_daas/clock.hpp"
@@ -253,34 +252,122 @@ void clear_registered_secrets() {
   slots().clear();
 }
 
+namespace {
+
+// The secret shapes, scanned in one pass each, left to right, in time linear in the text.
+// (std::regex recursed once per character of a match: a 40 kB "sealv1.AAAA..." in a peer's
+// answer or a child's output overflowed the stack.) Each is what the ECMAScript pattern beside
+// it would replace with std::regex_replace; tests/log/log_test.cpp checks that on random text.
+bool in_bech32(char c) { return c != '1' && c != 'b' && c != 'i' && c != 'o' && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')); }
+bool in_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool in_base64url(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+}
+bool in_join_secret(char c) {  // [^\s"',;]
+  return !(c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' || c == '"' || c == '\'' ||
+           c == ',' || c == ';');
+}
+bool in_pem_label(char c) { return (c >= 'A' && c <= 'Z') || c == ' '; }
+
+std::size_t skip(std::string_view text, std::size_t pos, bool (*in)(char)) {
+  while (pos < text.size() && in(text[pos])) ++pos;
+  return pos;
+}
+
+// Replaces every match of a shape. `match(text, at)` returns the end of the match that starts
+// at `at` (which holds `prefix`), or npos; `replacement(text, at)` what it becomes.
+template <typename Match, typename Replacement>
+std::string replace_shape(const std::string& text, std::string_view prefix, Match match, Replacement replacement) {
+  if (prefix.empty() || text.find(prefix) == std::string::npos) return text;
+  std::string out;
+  out.reserve(text.size());
+  std::size_t done = 0, at = 0;
+  while ((at = text.find(prefix, at)) != std::string::npos) {
+    const std::size_t end = match(std::string_view(text), at);
+    if (end == std::string::npos) {
+      ++at;
+      continue;
+    }
+    out.append(text, done, at - done);
+    out += replacement(std::string_view(text), at);
+    done = at = end;
+  }
+  out.append(text, done, std::string::npos);
+  return out;
+}
+
+// "-----BEGIN " [A-Z ]* "PRIVATE KEY-----" at `at`: the end of that line's marker, or npos; the
+// label before "PRIVATE KEY" into `label`.
+std::size_t pem_marker(std::string_view text, std::size_t at, std::string_view opening, std::string_view* label) {
+  constexpr std::string_view kTail = "PRIVATE KEY";
+  if (text.substr(at, opening.size()) != opening) return std::string::npos;
+  const std::size_t from = at + opening.size();
+  const std::size_t run = skip(text, from, in_pem_label);  // [A-Z ]* cannot take the '-' that follows
+  const std::string_view words = text.substr(from, run - from);
+  if (words.size() < kTail.size() || words.substr(words.size() - kTail.size()) != kTail) return std::string::npos;
+  if (text.substr(run, 5) != "-----") return std::string::npos;
+  if (label != nullptr) *label = words.substr(0, words.size() - kTail.size());
+  return run + 5;
+}
+
+std::string redact_shapes(std::string text) {
+  // suiprivkey1[02-9ac-hj-np-z]*
+  text = replace_shape(
+      text, "suiprivkey1", [](std::string_view t, std::size_t at) { return skip(t, at + 11, in_bech32); },
+      [](std::string_view, std::size_t) { return std::string("suiprivkey1[REDACTED]"); });
+  // K10[0-9a-fA-F]*::[^\s"',;]+
+  text = replace_shape(
+      text, "K10",
+      [](std::string_view t, std::size_t at) {
+        const std::size_t colons = skip(t, at + 3, in_hex);
+        if (t.substr(colons, 2) != "::") return std::string::npos;
+        const std::size_t end = skip(t, colons + 2, in_join_secret);
+        return end > colons + 2 ? end : std::string::npos;
+      },
+      [](std::string_view, std::size_t) { return std::string("K10[REDACTED]"); });
+  // sealv1\.[A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]*)?
+  text = replace_shape(
+      text, "sealv1.",
+      [](std::string_view t, std::size_t at) {
+        std::size_t end = skip(t, at + 7, in_base64url);
+        if (end < t.size() && t[end] == '.') end = skip(t, end + 1, in_base64url);
+        return end;
+      },
+      [](std::string_view, std::size_t) { return std::string("sealv1.[REDACTED]"); });
+  // -----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)
+  text = replace_shape(
+      text, "-----BEGIN ",
+      [](std::string_view t, std::size_t at) {
+        std::size_t from = pem_marker(t, at, "-----BEGIN ", nullptr);
+        if (from == std::string::npos) return std::string::npos;
+        for (std::size_t end = t.find("-----END ", from); end != std::string::npos; end = t.find("-----END ", end + 1)) {
+          if (std::size_t close = pem_marker(t, end, "-----END ", nullptr); close != std::string::npos) return close;
+        }
+        return t.size();
+      },
+      [](std::string_view t, std::size_t at) {
+        std::string_view label;
+        pem_marker(t, at, "-----BEGIN ", &label);
+        return "-----BEGIN " + std::string(label) + "PRIVATE KEY----- [REDACTED]";
+      });
+  return text;
+}
+
+}  // namespace
+
 std::string redact(std::string_view text) {
   std::string out(text);
   {
     std::lock_guard<std::mutex> lock(secrets_mutex());
     auto hide = [&out](const std::string& secret) {
-      size_t pos = 0;
-      while ((pos = out.find(secret, pos)) != std::string::npos) {
-        out.replace(pos, secret.size(), "[REDACTED]");
-        pos += 10;
-      }
+      out = replace_shape(
+          out, secret, [n = secret.size()](std::string_view, std::size_t at) { return at + n; },
+          [](std::string_view, std::size_t) { return std::string("[REDACTED]"); });
     };
     for (const auto& secret : secrets()) hide(secret);
     for (const auto& [slot, secret] : slots()) hide(secret);
   }
-  // Cheap pre-checks keep the regexes off ordinary lines.
-  static const std::regex kSuiPrivateKey("suiprivkey1[02-9ac-hj-np-z]*");
-  static const std::regex kJoinToken("K10[0-9a-fA-F]*::[^\\s\"',;]+");
-  static const std::regex kSealToken("sealv1\\.[A-Za-z0-9_\\-]*(\\.[A-Za-z0-9_\\-]*)?");
-  static const std::regex kPemKey("-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\\s\\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)");
-  if (out.find("suiprivkey") != std::string::npos) out = std::regex_replace(out, kSuiPrivateKey, "suiprivkey1[REDACTED]");
-  if (out.find("K10") != std::string::npos && out.find("::") != std::string::npos) {
-    out = std::regex_replace(out, kJoinToken, "K10[REDACTED]");
-  }
-  if (out.find("sealv1.") != std::string::npos) out = std::regex_replace(out, kSealToken, "sealv1.[REDACTED]");
-  if (out.find("PRIVATE KEY-----") != std::string::npos) {
-    out = std::regex_replace(out, kPemKey, "-----BEGIN $1PRIVATE KEY----- [REDACTED]");
-  }
-  return out;
+  return redact_shapes(std::move(out));
 }
 
 ScopedField::ScopedField(std::string key, std::string value) {

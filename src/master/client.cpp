@@ -60,11 +60,14 @@ std::string error_answer_text(std::string_view body) {
   if (!doc.is_discarded() && doc.is_object() && doc.contains("error") && doc["error"].is_string()) {
     text = doc["error"].get<std::string>();
   }
+  // Redacted before it is cut: a secret that straddles the cut is hidden whole (cut first, a
+  // registered secret's tail was no longer found); and what redaction adds cannot lengthen it.
+  text = log::redact(text);
   if (text.size() > kMaxErrorTextBytes) text = text.substr(0, kMaxErrorTextBytes) + "...";
   for (char& c : text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
-  return log::redact(text);
+  return text;
 }
 
 std::string error_answer_reason(std::string_view body) {

@@ -126,8 +126,12 @@ std::optional<std::int64_t> to_time_ms(const json* j) {
 Error malformed(const std::string& what) { return make_error(ErrorKind::kProtocol, "malformed answer: " + what); }
 
 std::string snippet(std::string_view text, std::size_t max) {
+  // Redacted before it is cut, as master::error_answer_text: a secret across the cut is hidden
+  // whole.
+  const std::string redacted = log::redact(text);
+  const std::string_view whole(redacted);
   std::string out;
-  for (char c : text.substr(0, max)) {
+  for (char c : whole.substr(0, max)) {
     auto u = static_cast<unsigned char>(c);
     out.push_back(u < 0x20 || u == 0x7f ? ' ' : c);
   }
@@ -136,8 +140,8 @@ std::string snippet(std::string_view text, std::size_t max) {
       if (static_cast<unsigned char>(c) >= 0x80) c = '?';
     }
   }
-  if (text.size() > max) out += "...";
-  return log::redact(out);
+  if (whole.size() > max) out += "...";
+  return out;
 }
 
 }  // namespace k3s_daas::sui::wire::detail

@@ -5,6 +5,7 @@
 
 #include "k3s_daas/clock.hpp"
 #include "k3s_daas/crypto.hpp"
+#include "k3s_daas/log.hpp"
 #include "k3s_daas/master.hpp"
 #include "k3s_daas/sui_bcs.hpp"
 #include "testdata.hpp"
@@ -367,6 +368,17 @@ TEST_CASE("answers outside the envelope: {\"attestation\": hex} and error texts"
   CHECK(error_answer_text(R"({"error": 42})") == R"({"error": 42})");  // not a string: shown as sent
   const std::string longest = error_answer_text(std::string(5000, 'x'));
   CHECK(longest == std::string(300, 'x') + "...");
+  // Redacted, then cut: a registered secret across the cut is hidden whole (cut first, its head
+  // was shown), and many short secret shapes cannot make the text longer than the cut (a
+  // master_answers_fuzz finding: each short "sealv1.f" grew into "sealv1.[REDACTED]").
+  log::register_secret("registered-secret-0123456789");
+  const std::string straddling = error_answer_text(std::string(290, 'x') + "registered-secret-0123456789 tail");
+  CHECK(straddling == std::string(290, 'x') + "[REDACTED]...");
+  log::clear_registered_secrets();
+  std::string shapes;
+  for (int i = 0; i < 40; ++i) shapes += "sealv1.f ";
+  CHECK(error_answer_text(shapes).size() == 303);
+  CHECK(error_answer_text(shapes).find("sealv1.f") == std::string::npos);
 
   // The reason the daemon acts on: the "reason" field, else the word that opens "error".
   CHECK(error_answer_reason(R"({"error": "expired: token expired at 5", "reason": "expired"})") == "expired");

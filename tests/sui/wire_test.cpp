@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "k3s_daas/log.hpp"
 #include "k3s_daas/sui_client.hpp"
 #include "support/support.hpp"
 
@@ -186,6 +187,15 @@ TEST_CASE("graphql: shapes, errors and Move aborts") {
   auto secret = wire::graphql_envelope(
       R"({"errors":[{"message":"bad suiprivkey1qrjq9sg6kj87d7dnkrfkay3g9mjury8aj2vh93zuuugaua6l5cp226c3wf8"}]})");
   CHECK(secret.error().message.find("qrjq9sg6kj87") == std::string::npos);
+  // A registered secret across the 80-byte cut of a non-JSON body is hidden whole (cut first,
+  // its head was shown), and a 1 MB seal-token-shaped body is redacted, not a crash.
+  log::register_secret("registered-secret-0123456789");
+  auto straddling = wire::graphql_envelope("<html>" + std::string(60, 'x') + "registered-secret-0123456789</html>");
+  CHECK(straddling.error().message.find("regist") == std::string::npos);
+  CHECK(straddling.error().message.find("[REDACTED]") != std::string::npos);
+  log::clear_registered_secrets();
+  auto huge = wire::graphql_envelope("<html>sealv1." + std::string(1 << 20, 'A'));
+  CHECK(huge.error().message == "malformed answer: not JSON: '<html>sealv1.[REDACTED]'");
 }
 
 TEST_CASE("jsonrpc: real answers of the stand-in parse") {
