@@ -1,6 +1,7 @@
 #include "schema.hpp"
 
-#include <regex>
+#include <algorithm>
+#include <string_view>
 
 #include "k3s_daas/k3s_flags.hpp"
 #include "k3s_daas/log.hpp"
@@ -13,6 +14,29 @@ using json = nlohmann::json;
 using Check = std::function<std::optional<std::string>(const json&)>;
 
 std::optional<std::string> ok() { return std::nullopt; }
+
+// Character classes for the name checks below: plain loops, linear in the value. (std::regex
+// recursed once per character: a 200 kB sui.module, metrics.listen or node label crashed
+// `config validate` and the daemon with a stack overflow.)
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_alnum(char c) { return (c >= 'A' && c <= 'Z') || is_lower_alnum(c); }
+bool is_hex_digit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool all_of(std::string_view s, bool (*in)(char)) { return std::all_of(s.begin(), s.end(), in); }
+
+// [A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?(=[A-Za-z0-9._-]*)?: a label, or a taint's KEY[=VALUE].
+bool key_value(std::string_view s) {
+  const auto equals = s.find('=');
+  const std::string_view key = s.substr(0, equals);
+  const std::string_view value = equals == std::string_view::npos ? std::string_view() : s.substr(equals + 1);
+  return !key.empty() && is_alnum(key.front()) && is_alnum(key.back()) &&
+         all_of(key, [](char c) { return is_alnum(c) || c == '.' || c == '_' || c == '/' || c == '-'; }) &&
+         all_of(value, [](char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+// The value shown in a message: at most 80 characters of it.
+std::string quoted_start(const std::string& s) {
+  return "\"" + (s.size() > 80 ? s.substr(0, 77) + "..." : s) + "\"";
+}
 
 Check one_of(std::vector<std::string> allowed) {
   return [allowed](const json& v) -> std::optional<std::string> {
@@ -67,9 +91,10 @@ Check pcr() {
 
 Check node_name() {
   return [](const json& v) -> std::optional<std::string> {
-    static const std::regex kName("[a-z0-9]([a-z0-9.-]*[a-z0-9])?");
+    // [a-z0-9]([a-z0-9.-]*[a-z0-9])?
     auto s = v.get<std::string>();
-    if (s.empty() || s.size() > 63 || !std::regex_match(s, kName)) {
+    if (s.empty() || s.size() > 63 || !is_lower_alnum(s.front()) || !is_lower_alnum(s.back()) ||
+        !all_of(s, [](char c) { return is_lower_alnum(c) || c == '.' || c == '-'; })) {
       return "expected a Kubernetes node name (lower-case letters, digits, '.' and '-', starting and ending "
              "with a letter or digit, at most 63 characters)";
     }
@@ -96,18 +121,32 @@ Check master_url() {
 
 Check move_identifier() {
   return [](const json& v) -> std::optional<std::string> {
-    static const std::regex kIdent("[A-Za-z][A-Za-z0-9_]*");
-    if (!std::regex_match(v.get<std::string>(), kIdent)) return std::string("expected a Move identifier");
+    // [A-Za-z][A-Za-z0-9_]*, at most 128 characters (Sui's limit for an identifier)
+    auto s = v.get<std::string>();
+    if (s.empty() || s.size() > 128 || !is_alnum(s.front()) || (s.front() >= '0' && s.front() <= '9') ||
+        !all_of(s, [](char c) { return is_alnum(c) || c == '_'; })) {
+      return std::string("expected a Move identifier (a letter, then letters, digits and '_', at most 128 characters)");
+    }
     return ok();
   };
 }
 
 Check listen_address() {
   return [](const json& v) -> std::optional<std::string> {
-    static const std::regex kListen("(\\[[0-9a-fA-F:]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}");
+    // (\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}; a port has no ':', so it follows the last one
     auto s = v.get<std::string>();
     if (s.empty()) return ok();
-    if (!std::regex_match(s, kListen)) return std::string("expected HOST:PORT (e.g. 127.0.0.1:9464) or \"\" to disable");
+    const auto colon = s.rfind(':');
+    const std::string_view host = colon == std::string::npos ? std::string_view() : std::string_view(s).substr(0, colon);
+    const std::string_view digits = colon == std::string::npos ? std::string_view() : std::string_view(s).substr(colon + 1);
+    const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']' &&
+                           all_of(host.substr(1, host.size() - 2),
+                                  [](char c) { return is_hex_digit(c) || c == ':'; });
+    const bool named = !host.empty() && all_of(host, [](char c) { return is_alnum(c) || c == '.' || c == '-'; });
+    if ((!bracketed && !named) || digits.empty() || digits.size() > 5 ||
+        !all_of(digits, [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::string("expected HOST:PORT (e.g. 127.0.0.1:9464) or \"\" to disable");
+    }
     auto port = std::stoul(s.substr(s.rfind(':') + 1));
     if (port == 0 || port > 65535) return std::string("expected a port from 1 to 65535");
     return ok();
@@ -124,9 +163,9 @@ Check log_level() {
 
 Check each_label() {
   return [](const json& v) -> std::optional<std::string> {
-    static const std::regex kLabel("[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?=[A-Za-z0-9._-]*");
     for (const auto& item : v) {
-      if (!std::regex_match(item.get<std::string>(), kLabel)) return "expected KEY=VALUE labels, found \"" + item.get<std::string>() + "\"";
+      const auto s = item.get<std::string>();
+      if (s.find('=') == std::string::npos || !key_value(s)) return "expected KEY=VALUE labels, found " + quoted_start(s);
     }
     return ok();
   };
@@ -134,10 +173,14 @@ Check each_label() {
 
 Check each_taint() {
   return [](const json& v) -> std::optional<std::string> {
-    static const std::regex kTaint("[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)");
+    // KEY[=VALUE]:(NoSchedule|PreferNoSchedule|NoExecute); neither KEY nor VALUE holds a ':'
     for (const auto& item : v) {
-      if (!std::regex_match(item.get<std::string>(), kTaint)) {
-        return "expected KEY[=VALUE]:NoSchedule|PreferNoSchedule|NoExecute taints, found \"" + item.get<std::string>() + "\"";
+      const auto s = item.get<std::string>();
+      const auto colon = s.rfind(':');
+      const std::string effect = colon == std::string::npos ? "" : s.substr(colon + 1);
+      if (colon == std::string::npos || !key_value(std::string_view(s).substr(0, colon)) ||
+          (effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute")) {
+        return "expected KEY[=VALUE]:NoSchedule|PreferNoSchedule|NoExecute taints, found " + quoted_start(s);
       }
     }
     return ok();

@@ -1,5 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
 #include "k3s_daas/config.hpp"
 #include "support/support.hpp"
 
@@ -137,6 +142,65 @@ TEST_CASE("valid edge values are accepted") {
   CHECK(loaded->master.attestation.pcr0 == std::string(96, 'a'));
   CHECK(loaded->master.attestation.require_nonce);
   CHECK(config::to_json(*loaded)["master"]["attestation"]["require_nonce"] == true);
+}
+
+TEST_CASE("name checks agree with their patterns on random values, and take 1 MB values without a crash") {
+  // The patterns the checks used to hand to std::regex_match, which recursed once per character
+  // (a 200 kB sui.module, metrics.listen, node label or taint crashed `config validate`).
+  const std::regex kNodeName("[a-z0-9]([a-z0-9.-]*[a-z0-9])?");
+  const std::regex kIdent("[A-Za-z][A-Za-z0-9_]*");
+  const std::regex kListen("(\\[[0-9a-fA-F:]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}");
+  const std::regex kLabel("[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?=[A-Za-z0-9._-]*");
+  const std::regex kTaint("[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)");
+  const std::vector<std::string> pieces = {"a", "Z", "0", "9", "f", "_", ".", "-", "/", "=", ":", "[", "]", "::1",
+                                           "NoSchedule", "PreferNoSchedule", "NoExecute", " ", "9464", "\xc3\xa9"};
+  std::mt19937 random(1201);
+  auto value = [&] {
+    std::string v;
+    for (int n = static_cast<int>(random() % 7); n > 0; --n) v += pieces[random() % pieces.size()];
+    return v;
+  };
+  auto has = [](const json& doc, const std::string& key) {
+    return problems_of(doc).find("config.json: " + key + ":") != std::string::npos;
+  };
+  for (int i = 0; i < 3000; ++i) {
+    auto doc = valid_doc();
+    const std::string name = value(), ident = value(), listen = value(), label = value(), taint = value();
+    if (!name.empty()) doc["node_id"] = name;
+    doc["sui"]["module"] = ident;
+    doc["metrics"]["listen"] = listen;
+    doc["k3s"]["node_labels"] = {label};
+    doc["k3s"]["node_taints"] = {taint};
+    INFO("node_id '" << name << "', module '" << ident << "', listen '" << listen << "', label '" << label
+                     << "', taint '" << taint << "'");
+    if (!name.empty()) CHECK(has(doc, "node_id") == !std::regex_match(name, kNodeName));
+    CHECK(has(doc, "sui.module") == !std::regex_match(ident, kIdent));
+    if (!listen.empty() && std::regex_match(listen, kListen)) {
+      const auto port = std::stoul(listen.substr(listen.rfind(':') + 1));
+      CHECK(has(doc, "metrics.listen") == (port == 0 || port > 65535));
+    } else {
+      CHECK(has(doc, "metrics.listen") == !listen.empty());
+    }
+    CHECK(has(doc, "k3s.node_labels") == !std::regex_match(label, kLabel));
+    CHECK(has(doc, "k3s.node_taints") == !std::regex_match(taint, kTaint));
+  }
+
+  const std::string run(1 << 20, 'a');
+  auto doc = valid_doc();
+  doc["sui"]["module"] = run;
+  doc["metrics"]["listen"] = run + ":1";
+  doc["k3s"]["node_labels"] = {run + "=b"};
+  doc["k3s"]["node_taints"] = {run + "=b:NoSchedule"};
+  const auto problems = problems_of(doc);
+  CHECK(problems.find("sui.module: expected a Move identifier (a letter, then letters, digits and '_', at most 128") !=
+        std::string::npos);
+  CHECK(problems.find("metrics.listen") == std::string::npos);  // a long host name is well formed
+  CHECK(problems.find("k3s.node_labels") == std::string::npos);
+  CHECK(problems.find("k3s.node_taints") == std::string::npos);
+  doc["k3s"]["node_labels"] = {run + "=b c"};
+  CHECK(problems_of(doc).find("found \"" + std::string(77, 'a') + "...\"") != std::string::npos);  // not 1 MB
+  doc["sui"]["module"] = std::string(128, 'm');
+  CHECK(problems_of(doc).find("sui.module") == std::string::npos);
 }
 
 TEST_CASE("required keys and key sources") {
