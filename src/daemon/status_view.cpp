@@ -7,6 +7,7 @@
 
 #include "k3s_daas/daemon.hpp"
 #include "k3s_daas/fs.hpp"
+#include "k3s_daas/json_depth.hpp"
 
 namespace k3s_daas::daemon {
 namespace {
@@ -34,9 +35,15 @@ Result<std::uint64_t> parse_sequence_floor(std::string_view text) {
 }
 
 StatusView describe_runtime_status(std::string_view file_text, const std::filesystem::path& path) {
-  auto doc = json::parse(file_text, nullptr, false);
+  // The daemon writes a flat document; one nested deeper than kMaxStatusDepth is not its (and
+  // would overflow the stack when shown: dump() recurses once per level).
+  constexpr int kMaxStatusDepth = 16;
+  const bool too_deep = json_nesting_depth(file_text, kMaxStatusDepth) > kMaxStatusDepth;
+  auto doc = too_deep ? json(json::value_t::discarded) : json::parse(file_text, nullptr, false);
   if (doc.is_discarded()) {
-    return {{{"running", nullptr}, {"error", "unreadable " + path.string()}}, "daemon: unreadable " + path.string() + "\n"};
+    const std::string why = "unreadable " + path.string() +
+                            (too_deep ? " (nested deeper than " + std::to_string(kMaxStatusDepth) + " levels)" : "");
+    return {{{"running", nullptr}, {"error", why}}, "daemon: " + why + "\n"};
   }
   std::string out = "daemon:\n";
   // Which master the node trusts, and on what grounds.

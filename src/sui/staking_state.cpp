@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <limits>
 
+#include <sys/stat.h>
+
 #include "k3s_daas/config.hpp"
 #include "k3s_daas/fs.hpp"
 #include "k3s_daas/staking.hpp"
@@ -290,8 +292,15 @@ Result<StakeState> StakeState::from_json(const json& doc) {
 
 Result<std::optional<StakeState>> read_stake_state(const std::filesystem::path& state_dir) {
   auto path = state_dir / kStakeStateFile;
+  constexpr std::uint64_t kMaxBytes = 1u << 20;
+  // Larger than the agent ever writes: broken, so only a lost hint like any broken content
+  // (before, `stake`, `status` and `run` stopped on it until someone removed the file).
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > kMaxBytes) {
+    return std::optional<StakeState>();
+  }
   // Never through a symbolic link (refused, naming the file): the agent wrote this file itself.
-  K3S_ASSIGN(std::optional<std::string> content, fs::read_state_file(path, 1u << 20));
+  K3S_ASSIGN(std::optional<std::string> content, fs::read_state_file(path, kMaxBytes));
   if (!content) return std::optional<StakeState>();
   const std::string& text = *content;
   json doc = json::parse(text, nullptr, false);

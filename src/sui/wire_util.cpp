@@ -4,32 +4,15 @@
 #include <cstdio>
 #include <ctime>
 
+#include "k3s_daas/json_depth.hpp"
 #include "k3s_daas/log.hpp"
 
 namespace k3s_daas::sui::wire::detail {
 
 Result<json> parse_json(std::string_view body) {
   // Depth check first (the parser itself is iterative, but recursion elsewhere is not).
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return malformed("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
+  if (json_nesting_depth(body, kMaxJsonDepth) > kMaxJsonDepth) {
+    return malformed("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
   json doc = json::parse(body.begin(), body.end(), nullptr, false);
   if (doc.is_discarded()) {

@@ -37,6 +37,13 @@ TEST_CASE("runtime-status.json: any content is shown, never trusted as another t
   auto broken = daemon::describe_runtime_status("{\"state\": ", "/s/runtime-status.json");
   CHECK(broken.text == "daemon: unreadable /s/runtime-status.json\n");
   CHECK(broken.doc["running"].is_null());
+  // Nested 100,000 deep (within the 1 MB read limit): refused, not shown. Shown, dump() recursed
+  // once per level and `k3s-daas status` died of a stack overflow.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto too_deep = daemon::describe_runtime_status(deep, "/s/runtime-status.json");
+  CHECK(too_deep.text == "daemon: unreadable /s/runtime-status.json (nested deeper than 16 levels)\n");
+  CHECK(too_deep.doc["running"].is_null());
+  CHECK_FALSE(too_deep.doc.dump().empty());
 
   test::TempDir dir;
   CHECK(daemon::read_runtime_status(dir.path()).text == "daemon: not running\n");

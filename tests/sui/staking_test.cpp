@@ -297,6 +297,22 @@ TEST_CASE("staking: stake, then idempotent") {
   REQUIRE(again.ok());
   CHECK(again->kind == StakeOutcome::Kind::kAlreadyStaked);
   CHECK(f.chain.executed.size() == 1);
+
+  // A stake.json larger than the agent ever writes is a lost hint like a garbled one (it made
+  // stake, status and run stop until someone removed it): the chain answers, the file is rewritten.
+  ChainEvent event;  // what the chain emitted for that stake (this fake chain does not by itself)
+  event.type = kPackage.to_hex() + "::staking::StakeEvent";
+  event.tx_digest = staked->digest;
+  event.fields = {{"node_id", "worker-1"}, {"staker", f.key.address().to_hex()}};
+  f.chain.events.push_back(event);
+  test::write_file(f.settings.state_dir / kStakeStateFile, std::string((1u << 20) + 1, ' '));
+  CHECK_FALSE(read_stake_state(f.settings.state_dir).value().has_value());
+  auto after = client.stake(1'000'000'000);
+  REQUIRE(after.ok());
+  CHECK(after->kind == StakeOutcome::Kind::kAlreadyStaked);
+  CHECK(f.chain.executed.size() == 1);
+  REQUIRE(read_stake_state(f.settings.state_dir).value().has_value());
+  CHECK(read_stake_state(f.settings.state_dir).value()->stake_record_id == kRecord);
 }
 
 TEST_CASE("staking: a failed simulation is never submitted") {
