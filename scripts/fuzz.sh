@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz, clang, build dir build-fuzz) and runs each one.
-# Usage: scripts/fuzz.sh [--grow] [--no-build] [SECONDS] [TARGET...]
+# Usage: scripts/fuzz.sh [--grow] [--no-build] [--big] [SECONDS] [TARGET...]
 #   SECONDS   per target (default: 80 / number of targets, so that a full run fuzzes <= 80 s in CI)
 #   TARGET    run only these (names as in tests/fuzz/CMakeLists.txt, e.g. seal_token_fuzz)
 #   --grow    merge the new inputs that add coverage into tests/fuzz/corpus/<target> (-merge=1),
 #             keeping at most 200 files per target; without it the repository is never written
 #   --no-build  use the binaries already in build-fuzz
+#   --big     instead of fuzzing, run each target once on every input of build-fuzz/big/: inputs
+#             of 1 to 2 MB that libFuzzer's default length (4 kB) never reaches (nesting 500,000
+#             deep, secret-shaped runs of 1 MB, 100,000 keys, ...); prints "big <t>: ok (N inputs,
+#             slowest S ms)". Found stack overflows the fuzzers could not (docs/fuzzing.md).
 # Seeds: tests/fuzz/corpus/<target>/, the older seed folders of config and Sui answers, and
 # ../shared/testdata where it has samples (skipped with a message when ../shared is absent).
 # Inputs found while fuzzing stay in build-fuzz/corpus/<target>/ (the working corpus).
@@ -17,12 +21,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-grow=0; build=1; seconds=""; wanted=()
+grow=0; build=1; big=0; seconds=""; wanted=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --grow) grow=1 ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --big) big=1 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *)
       if [ -z "$seconds" ] && [ ${#wanted[@]} -eq 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then
@@ -83,6 +88,48 @@ if [ $build -eq 1 ]; then
     echo "fuzz.sh: building the fuzz targets failed (log: $bdir/fuzz-build.log)" >&2
     exit 1
   fi
+fi
+
+# --big: the large inputs, made here (nothing large is kept in the repository).
+make_big_inputs() {
+  local d="$1" mb=1048576
+  mkdir -p "$d"
+  run() { head -c "$1" /dev/zero | tr '\0' "$2"; }        # $1 copies of the byte $2
+  lines() { yes "$2" | head -n "$1" | tr -d '\n'; }        # $1 copies of the text $2
+  run $((2 * mb)) 'A' >"$d/letters-2mb"
+  { run 500000 '['; run 500000 ']'; } >"$d/json-nested-arrays"
+  { lines 100000 '{"a":'; printf 0; run 100000 '}'; } >"$d/json-nested-objects"
+  { printf '{"error":'; run 300000 '['; run 300000 ']'; printf '}'; } >"$d/json-nested-in-error"
+  { printf '['; lines $mb '0,'; printf '0]'; } >"$d/json-array-1m"
+  { printf '{'; seq 0 99999 | sed 's/.*/"k&":0/' | paste -sd, | tr -d '\n'; printf '}'; } >"$d/json-object-100k-keys"
+  { printf '{"error":"'; lines 200000 '\u0000'; printf '"}'; } >"$d/json-escapes"
+  { printf '{"attestation":"'; lines $((mb / 2)) 'ab'; printf '"}'; } >"$d/json-attestation-hex-1mb"
+  { printf 'sealv1.'; run $mb 'A'; printf .; run $mb 'B'; } >"$d/seal-token-shape-2mb"
+  { printf '{"error":"K10'; run $mb 'f'; printf '::'; run $mb 'x'; printf '"}'; } >"$d/join-token-shape-2mb"
+  { printf 'suiprivkey1'; run $mb 'q'; } >"$d/suiprivkey-shape-1mb"
+  { printf -- '-----BEGIN CERTIFICATE-----\n'; run $mb 'A'; printf -- '\n-----END CERTIFICATE-----\n'; } >"$d/pem-certificate-1mb"
+  { printf -- '-----BEGIN PRIVATE KEY-----\n'; yes "$(run 64 A)" | head -n 16000; printf -- '-----END PRIVATE KEY-----\n'; } >"$d/pem-private-key-1mb"
+  run 16000 '\201' >"$d/cbor-nested-arrays"                 # 0x81: an array of one item, 16,000 deep
+  for _ in $(seq 8000); do printf '\241\000'; done >"$d/cbor-nested-maps"  # 0xa1 0x00: a map of one pair
+}
+
+if [ $big -eq 1 ]; then
+  make_big_inputs "$bdir/big"
+  status=0
+  for t in $targets; do
+    bin="$bdir/tests/fuzz/$t"
+    log="$bdir/$t.big.log"
+    n=$(find "$bdir/big" -type f | wc -l)
+    if ! "$bin" -rss_limit_mb=4096 -timeout=120 "$bdir"/big/* >"$log" 2>&1; then
+      tail -30 "$log" >&2
+      echo "big $t: FAILED on $(grep -a -o 'Running: [^ ]*' "$log" | tail -1 | cut -d' ' -f2); log $log" >&2
+      status=1
+      continue
+    fi
+    slowest=$(grep -a -o 'in [0-9]* ms' "$log" | tr -dc '0-9\n' | sort -n | tail -1)
+    echo "big $t: ok ($n inputs, slowest ${slowest:-?} ms)"
+  done
+  exit $status
 fi
 
 # Seed folders of a target besides tests/fuzz/corpus/<target>.
