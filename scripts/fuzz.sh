@@ -7,8 +7,8 @@
 #             keeping at most 200 files per target; without it the repository is never written
 #   --no-build  use the binaries already in build-fuzz
 #   --big     instead of fuzzing, run each target once on every input of build-fuzz/big/: inputs
-#             of 1 to 2 MB that libFuzzer's default length (4 kB) never reaches (nesting 500,000
-#             deep, secret-shaped runs of 1 MB, 100,000 keys, ...); prints "big <t>: ok (N inputs,
+#             of 16 kB to 2 MB that libFuzzer's default length (4 kB) never reaches (nesting
+#             500,000 deep, secret-shaped runs of 1 MB, 100,000 keys, ...); prints "big <t>: ok (N inputs,
 #             slowest S ms)". Found stack overflows the fuzzers could not (docs/fuzzing.md).
 # Seeds: tests/fuzz/corpus/<target>/, the older seed folders of config and Sui answers, and
 # ../shared/testdata where it has samples (skipped with a message when ../shared is absent).
@@ -109,6 +109,7 @@ make_big_inputs() {
   { printf 'suiprivkey1'; run $mb 'q'; } >"$d/suiprivkey-shape-1mb"
   { printf -- '-----BEGIN CERTIFICATE-----\n'; run $mb 'A'; printf -- '\n-----END CERTIFICATE-----\n'; } >"$d/pem-certificate-1mb"
   { printf -- '-----BEGIN PRIVATE KEY-----\n'; yes "$(run 64 A)" | head -n 16000; printf -- '-----END PRIVATE KEY-----\n'; } >"$d/pem-private-key-1mb"
+  { lines 200000 'vector<'; printf u8; run 200000 '>'; } >"$d/move-type-nested"
   run 16000 '\201' >"$d/cbor-nested-arrays"                 # 0x81: an array of one item, 16,000 deep
   for _ in $(seq 8000); do printf '\241\000'; done >"$d/cbor-nested-maps"  # 0xa1 0x00: a map of one pair
 }
